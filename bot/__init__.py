@@ -1,0 +1,1 @@
+"""The application: configuration, command line, wiring, channel adapters, scheduler."""

@@ -1,0 +1,103 @@
+"""`certmate …` (also `python -m bot …`): parse the command line, load settings, dispatch.
+
+Commands import their own stacks when they run, so `certmate inspect`
+starts without loading the chat or database libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from bot.config import ConfigError, Settings, load_settings
+
+EXIT_USAGE = 1
+
+
+class UsageError(Exception):
+    """The command line is wrong; the message says how."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is ours to report (exit status 1, JSON when asked)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    config = _Parser(add_help=False)
+    config.add_argument(
+        "--config",
+        type=Path,
+        default=argparse.SUPPRESS,
+        metavar="PATH",
+        help="settings file (default: ./config.toml if present)",
+    )
+    parser = _Parser(
+        prog="certmate",
+        description="certmate: keeps Korean NPKI (공동인증서) certificates safe, "
+        "reminds before they expire and guides renewal.",
+        parents=[config],
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    inspect = commands.add_parser(
+        "inspect",
+        parents=[config],
+        help="read certificate files, a zip or a PFX and print what they are",
+        description="Read signCert.der/signPri.key files, a zip of an NPKI folder, "
+        "a .pfx/.p12 or a PEM/DER certificate, and print what they are.",
+    )
+    inspect.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    inspect.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the certificate password from the first line of standard input",
+    )
+    inspect.add_argument("--json", action="store_true", help="one JSON object per certificate")
+    inspect.add_argument(
+        "--now",
+        metavar="ISO8601",
+        help="count days left from this moment instead of the clock",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(args_list)
+        settings = _settings(args)
+    except UsageError as err:
+        return _usage_failure(str(err), json_output="--json" in args_list)
+    if args.command == "inspect":
+        from bot.inspect_cmd import run_inspect  # noqa: PLC0415  (lazy: keeps start-up light)
+
+        return run_inspect(args, settings)
+    raise AssertionError(args.command)  # pragma: no cover  (argparse only allows the above)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        return load_settings(getattr(args, "config", None), os.environ)
+    except ConfigError as err:
+        raise UsageError(f"certmate: configuration: {err}") from err
+
+
+def _usage_failure(message: str, *, json_output: bool) -> int:
+    print(message, file=sys.stderr)  # noqa: T201
+    if json_output:
+        import json  # noqa: PLC0415
+
+        print(json.dumps({"error": "usage", "message": message}, ensure_ascii=False))  # noqa: T201
+    return EXIT_USAGE
+
+
+def entry_point() -> None:
+    """The `certmate` console script."""
+    sys.exit(main())

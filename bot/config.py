@@ -1,0 +1,130 @@
+"""Settings: `config.toml` with environment overrides, typed and checked at load.
+
+Every key of `config.example.toml` maps to a field of a section dataclass
+here. An environment variable `CERTMATE_<SECTION>__<KEY>` overrides the
+file (`CERTMATE_LIMITS__UPLOAD_BYTES=2097152`). Unknown sections or keys and
+values of the wrong type are errors that name the key, so a typo never
+silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, get_type_hints
+
+import npki
+
+ENV_PREFIX: Final = "CERTMATE_"
+DEFAULT_CONFIG: Final = Path("config.toml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsSettings:
+    """`[limits]`: bounds on what one upload may cost."""
+
+    upload_bytes: int = npki.DEFAULT_LIMITS.upload_bytes
+    zip_entries: int = npki.DEFAULT_LIMITS.zip_entries
+    zip_uncompressed_bytes: int = npki.DEFAULT_LIMITS.zip_uncompressed_bytes
+    zip_ratio: int = npki.DEFAULT_LIMITS.zip_ratio
+    kdf_iterations_max: int = npki.DEFAULT_LIMITS.kdf_iterations_max
+
+    def npki(self) -> npki.Limits:
+        """The limits in the form the certificate library takes."""
+        return npki.Limits(
+            upload_bytes=self.upload_bytes,
+            zip_entries=self.zip_entries,
+            zip_uncompressed_bytes=self.zip_uncompressed_bytes,
+            zip_ratio=self.zip_ratio,
+            kdf_iterations_max=self.kdf_iterations_max,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """All settings, one field per `[section]`."""
+
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """Settings from `path` (or `./config.toml` if it exists, else defaults) and `environ`."""
+    raw = _read_file(path)
+    _apply_environment(raw, environ)
+    sections = {}
+    hints = get_type_hints(Settings)
+    for name, section in raw.items():
+        if name not in hints:
+            raise ConfigError(f"unknown section [{name}]")
+        if not isinstance(section, dict):
+            raise ConfigError(f"[{name}] must be a table")
+        sections[name] = _build_section(name, hints[name], section)
+    return Settings(**sections)
+
+
+def _read_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        if not DEFAULT_CONFIG.is_file():
+            return {}
+        path = DEFAULT_CONFIG
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError as err:
+        raise ConfigError(f"config file {path} does not exist") from err
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {path} cannot be read: {err}") from err
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].partition("__")
+        raw.setdefault(section.lower(), {})[key.lower()] = _EnvValue(name, value)
+
+
+@dataclass(frozen=True, slots=True)
+class _EnvValue:
+    """A value from the environment: text, converted to the field's type on build."""
+
+    variable: str
+    text: str
+
+
+def _build_section(section: str, kind: type[Any], values: dict[str, Any]) -> Any:
+    hints = get_type_hints(kind)
+    known = {f.name for f in dataclasses.fields(kind)}
+    converted = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting [{section}] {key}")
+        converted[key] = _convert(f"[{section}] {key}", hints[key], value)
+    return kind(**converted)
+
+
+def _convert(where: str, kind: Any, value: Any) -> Any:
+    if isinstance(value, _EnvValue):
+        where = f"{value.variable} ({where})"
+        value = _from_text(where, kind, value.text)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where} must be a whole number")
+    if kind is int and value < 1:
+        raise ConfigError(f"{where} must be at least 1")
+    return value
+
+
+def _from_text(where: str, kind: Any, text: str) -> Any:
+    if kind is int:
+        try:
+            return int(text.replace("_", ""))
+        except ValueError as err:
+            raise ConfigError(f"{where} must be a whole number") from err
+    return text

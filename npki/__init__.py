@@ -1,0 +1,68 @@
+"""NPKI (공동인증서) certificates: bytes in, facts out.
+
+A pure library: no files, network, database or chat. The public surface:
+
+- `read_certificate(data)` → `Certificate` (DER or PEM)
+- `read_key_file(data)` → `KeyFile` (scheme and iterations, not decrypted)
+- `open_pair(cert, key, password)` → `OpenedCertificate`
+- `open_pfx(data, password)` → `OpenedCertificate`
+- `open_bundle(files, password)` → `list[BundleItem]` (loose files, zips, PFX)
+- `export_pfx(opened, password)` → PFX bytes (AES-256, PBKDF2-SHA256)
+- `export_npki_pair(opened, password)` → `NpkiPair` (signCert.der + signPri.key)
+
+Every function takes `limits=` (`Limits`) and raises only `NpkiError`
+subclasses; see `npki.errors` for the tree.
+"""
+
+from npki._guard import guarded
+from npki.bundle import BundleItem, open_bundle
+from npki.certificate import Certificate, parse_certificate
+from npki.errors import (
+    KeyMismatch,
+    MalformedInput,
+    NpkiError,
+    PasswordRequired,
+    UnsafeInput,
+    UnsupportedFormat,
+    WrongPassword,
+)
+from npki.export import NpkiPair, export_npki_pair
+from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
+from npki.limits import DEFAULT_LIMITS, Limits
+from npki.pair import OpenedCertificate, open_pair
+from npki.pfx import export_pfx, open_pfx
+from npki.policies import CA_LABELS, HOLDER_TYPE_LABELS, POLICIES, USAGE_LABELS, Label, Policy
+
+read_certificate = guarded(parse_certificate)
+read_key_file = guarded(parse_key_file)
+
+__all__ = [
+    "CA_LABELS",
+    "DEFAULT_LIMITS",
+    "HOLDER_TYPE_LABELS",
+    "POLICIES",
+    "USAGE_LABELS",
+    "BundleItem",
+    "Certificate",
+    "KeyEncryption",
+    "KeyFile",
+    "KeyMismatch",
+    "Label",
+    "Limits",
+    "MalformedInput",
+    "NpkiError",
+    "NpkiPair",
+    "OpenedCertificate",
+    "PasswordRequired",
+    "Policy",
+    "UnsafeInput",
+    "UnsupportedFormat",
+    "WrongPassword",
+    "export_npki_pair",
+    "export_pfx",
+    "open_bundle",
+    "open_pair",
+    "open_pfx",
+    "read_certificate",
+    "read_key_file",
+]

@@ -1,0 +1,45 @@
+"""Just enough DER framing to cut the first element off a byte string.
+
+Real NPKI files sometimes carry extra bytes after their DER structure (46 in
+one TradeSign key). Parsers that insist on an exact fit would refuse them, so
+every reader first takes the first element and ignores the rest.
+"""
+
+from __future__ import annotations
+
+from npki.errors import MalformedInput
+
+_MAX_LENGTH_OCTETS = 4
+
+
+def first_element(data: bytes) -> bytes:
+    """The bytes of the first DER element of `data` (header and content).
+
+    Raises `MalformedInput` when the header is damaged, uses the indefinite
+    (BER) form, or announces more content than `data` holds.
+    """
+    if len(data) < 2:
+        raise MalformedInput("The file is empty or too short.", "파일이 비어 있거나 너무 짧습니다.")
+    pos = 1
+    if data[0] & 0x1F == 0x1F:  # high-tag-number form: base-128 continues while bit 8 is set
+        while pos < len(data) and data[pos] & 0x80:
+            pos += 1
+        pos += 1
+    if pos >= len(data):
+        raise MalformedInput()
+    first = data[pos]
+    pos += 1
+    if first < 0x80:
+        length = first
+    elif first == 0x80 or first - 0x80 > _MAX_LENGTH_OCTETS:
+        raise MalformedInput()
+    else:
+        count = first - 0x80
+        if pos + count > len(data):
+            raise MalformedInput()
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    end = pos + length
+    if end > len(data):
+        raise MalformedInput("The file is cut short.", "파일이 중간에 잘려 있습니다.")
+    return data[:end]

@@ -1,0 +1,271 @@
+"""Find every signing certificate in what a user hands over, and pair it with its key.
+
+Input is any mix of loose files and zips of an NPKI tree
+(`NPKI/<CA>/USER/<dn-folder>/signCert.der` at any depth, names in any case)
+and PFX files. Each signing certificate is paired with the key in its own
+folder and keeps the folder's `km` pair; `CaPubs` and unknown files inside a
+zip are ignored; encryption (`km`) certificates are never reported. When
+loose files leave exactly one certificate and one key unpaired, those two are
+paired (a user who picked `signCert.der` and `signPri.key` from two places).
+
+A password, when given, is tried on every key: a key it does not open, or
+that does not belong to its certificate, is reported on that certificate
+(`BundleItem.key_error`) rather than raised, so one bad key does not hide
+the others. Anything unsafe or damaged refuses the whole bundle.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum, auto
+from typing import Final, Literal
+
+from npki._guard import guarded
+from npki.archive import is_zip, read_zip
+from npki.certificate import Certificate, parse_certificate
+from npki.errors import KeyMismatch, MalformedInput, UnsafeInput, WrongPassword
+from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
+from npki.limits import DEFAULT_LIMITS, Limits
+from npki.pair import OpenedCertificate, open_key
+from npki.pfx import looks_like_pfx, open_pfx
+
+SIGN_CERT: Final = "signCert.der"
+SIGN_KEY: Final = "signPri.key"
+KM_CERT: Final = "kmCert.der"
+KM_KEY: Final = "kmPri.key"
+
+
+class _Role(Enum):
+    SIGN_CERT = auto()
+    SIGN_KEY = auto()
+    KM_CERT = auto()
+    KM_KEY = auto()
+    PFX = auto()
+    IGNORED = auto()
+
+
+_ROLE_BY_NAME: Final = {
+    "signcert.der": _Role.SIGN_CERT,
+    "signpri.key": _Role.SIGN_KEY,
+    "kmcert.der": _Role.KM_CERT,
+    "kmpri.key": _Role.KM_KEY,
+}
+_CERT_SUFFIXES: Final = (".der", ".cer", ".crt", ".pem")
+_PFX_SUFFIXES: Final = (".pfx", ".p12")
+
+
+@dataclass(frozen=True, slots=True)
+class BundleItem:
+    """One signing certificate found, with its key's state."""
+
+    certificate: Certificate
+    source: Literal["npki", "pkcs12", "certificate"]
+    path: str
+    """Where the certificate was found (file name, or zip name/member path)."""
+    encryption: KeyEncryption | None
+    """How its key is protected; None when no key came with it."""
+    iterations: int | None
+    files: Mapping[str, bytes] = field(repr=False)
+    """The files to keep for it: signCert.der, signPri.key, kmCert.der, kmPri.key, or a PFX."""
+    opened: OpenedCertificate | None = field(default=None, repr=False)
+    """The opened key, when the password opened it and it belongs to the certificate."""
+    key_error: WrongPassword | KeyMismatch | None = None
+
+    @property
+    def has_key(self) -> bool:
+        return self.encryption is not None
+
+
+@dataclass(slots=True)
+class _Entry:
+    path: str
+    data: bytes
+    role: _Role
+
+
+@dataclass(slots=True)
+class _Folder:
+    certs: list[_Entry] = field(default_factory=list)
+    keys: list[_Entry] = field(default_factory=list)
+    km_cert: _Entry | None = None
+    km_key: _Entry | None = None
+
+
+@guarded
+def open_bundle(
+    files: Mapping[str, bytes],
+    password: bytes | None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> list[BundleItem]:
+    """Every signing certificate in `files` (name → bytes), with keys opened by `password`."""
+    entries = _expand(files, limits)
+    pairs = _pairs(entries)
+    items: list[BundleItem] = []
+    for entry in entries:
+        if entry.role is _Role.PFX:
+            items.append(_pfx_item(entry, password, limits))
+        elif entry.role is _Role.SIGN_CERT:
+            key, folder = pairs[id(entry)]
+            item = _npki_item(entry, key, folder, password, limits)
+            if item is not None:
+                items.append(item)
+    return _unique(items)
+
+
+def _expand(files: Mapping[str, bytes], limits: Limits) -> list[_Entry]:
+    entries: list[_Entry] = []
+    for name, data in files.items():
+        if len(data) > limits.upload_bytes:
+            raise UnsafeInput(
+                f"{_basename(name)} is larger than {limits.upload_bytes} bytes.",
+                f"{_basename(name)} 파일이 너무 큽니다.",
+            )
+        if is_zip(name, data):
+            for path, content in read_zip(data, limits):
+                role = _role_in_zip(path)
+                if role is not None:
+                    entries.append(_Entry(f"{name}/{path}", content, role))
+        else:
+            role = _role_in_zip(name) or _role_of_loose(name) or _sniff(name, data, limits)
+            entries.append(_Entry(name, data, role))
+    return entries
+
+
+def _role_in_zip(path: str) -> _Role | None:
+    """The role of a file by its NPKI name; inside a zip, other files are ignored."""
+    base = _basename(path).lower()
+    if base in _ROLE_BY_NAME:
+        return _ROLE_BY_NAME[base]
+    if base.endswith(_PFX_SUFFIXES):
+        return _Role.PFX
+    return None
+
+
+def _role_of_loose(path: str) -> _Role | None:
+    """The role of a file a user picked by hand, by its suffix."""
+    base = _basename(path).lower()
+    if base.startswith("capubs"):
+        return _Role.IGNORED
+    if base.endswith(_CERT_SUFFIXES):
+        return _Role.SIGN_CERT
+    if base.endswith(".key"):
+        return _Role.SIGN_KEY
+    return None
+
+
+def _sniff(name: str, data: bytes, limits: Limits) -> _Role:
+    """The role of a loose file whose name says nothing, from its content."""
+    if looks_like_pfx(data):
+        return _Role.PFX
+    try:
+        parse_certificate(data, limits)
+    except MalformedInput:
+        pass
+    else:
+        return _Role.SIGN_CERT
+    try:
+        parse_key_file(data, limits)
+    except MalformedInput:
+        pass
+    else:
+        return _Role.SIGN_KEY
+    raise MalformedInput(
+        f"{_basename(name)} is not a certificate, a private key, a PFX or a zip.",
+        f"{_basename(name)} 파일은 인증서, 개인키, PFX, zip 중 어느 것도 아닙니다.",
+    )
+
+
+def _pairs(entries: list[_Entry]) -> dict[int, tuple[_Entry | None, _Folder]]:
+    """For every certificate entry (by id): its key or None, and its folder."""
+    folders: dict[str, _Folder] = {}
+    for entry in entries:
+        folder = folders.setdefault(posixpath.dirname(entry.path), _Folder())
+        if entry.role is _Role.SIGN_CERT:
+            folder.certs.append(entry)
+        elif entry.role is _Role.SIGN_KEY:
+            folder.keys.append(entry)
+        elif entry.role is _Role.KM_CERT:
+            folder.km_cert = entry
+        elif entry.role is _Role.KM_KEY:
+            folder.km_key = entry
+    key_of: dict[int, _Entry] = {}
+    lonely_certs: list[_Entry] = []
+    lonely_keys: list[_Entry] = []
+    for folder in folders.values():
+        if len(folder.certs) == 1 and len(folder.keys) == 1:
+            key_of[id(folder.certs[0])] = folder.keys[0]
+        else:
+            lonely_certs.extend(folder.certs)
+            lonely_keys.extend(folder.keys)
+    if len(lonely_certs) == 1 and len(lonely_keys) == 1:
+        key_of[id(lonely_certs[0])] = lonely_keys[0]
+    return {
+        id(cert): (key_of.get(id(cert)), folder)
+        for folder in folders.values()
+        for cert in folder.certs
+    }
+
+
+def _npki_item(
+    cert: _Entry, key: _Entry | None, folder: _Folder, password: bytes | None, limits: Limits
+) -> BundleItem | None:
+    certificate = parse_certificate(cert.data, limits)
+    if not certificate.is_signing:
+        return None
+    files = {SIGN_CERT: certificate.der}
+    key_file: KeyFile | None = None
+    if key is not None:
+        key_file = parse_key_file(key.data, limits)
+        files[SIGN_KEY] = key.data
+        if len(folder.certs) == 1:
+            if folder.km_cert is not None:
+                files[KM_CERT] = folder.km_cert.data
+            if folder.km_key is not None:
+                files[KM_KEY] = folder.km_key.data
+    opened: OpenedCertificate | None = None
+    key_error: WrongPassword | KeyMismatch | None = None
+    if key_file is not None and password is not None:
+        try:
+            opened = open_key(certificate, key_file, password, limits)
+        except (WrongPassword, KeyMismatch) as err:
+            key_error = err
+    return BundleItem(
+        certificate=certificate,
+        source="npki" if key is not None else "certificate",
+        path=cert.path,
+        encryption=key_file.encryption if key_file else None,
+        iterations=key_file.iterations if key_file else None,
+        files=files,
+        opened=opened,
+        key_error=key_error,
+    )
+
+
+def _pfx_item(entry: _Entry, password: bytes | None, limits: Limits) -> BundleItem:
+    opened = open_pfx(entry.data, password, limits=limits)
+    return BundleItem(
+        certificate=opened.certificate,
+        source="pkcs12",
+        path=entry.path,
+        encryption=KeyEncryption.PKCS12,
+        iterations=None,
+        files={_basename(entry.path): entry.data},
+        opened=opened,
+    )
+
+
+def _unique(items: list[BundleItem]) -> list[BundleItem]:
+    """One item per certificate; a copy that came with a key wins over one without."""
+    chosen: dict[str, BundleItem] = {}
+    for item in items:
+        previous = chosen.get(item.certificate.fingerprint_sha256)
+        if previous is None or (item.has_key and not previous.has_key):
+            chosen[item.certificate.fingerprint_sha256] = item
+    return list(chosen.values())
+
+
+def _basename(path: str) -> str:
+    return posixpath.basename(path.replace("\\", "/"))

@@ -1,0 +1,51 @@
+"""Limits applied to every input before any expensive work is done.
+
+Uploads are hostile until parsed: these bound how much a single request can
+make us decompress, hash or allocate. The defaults match
+`config.example.toml` (`[limits]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from npki.errors import MalformedInput, UnsafeInput
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size, count and work limits for one `npki` call."""
+
+    upload_bytes: int = 1 * MIB
+    """Largest single file (certificate, key, PFX or zip) accepted."""
+    zip_entries: int = 64
+    """Most entries (files and folders) a zip may list."""
+    zip_uncompressed_bytes: int = 4 * MIB
+    """Most bytes all entries of one zip may decompress to, together."""
+    zip_ratio: int = 100
+    """Highest uncompressed/compressed ratio of any zip entry."""
+    kdf_iterations_max: int = 100_000
+    """Highest key-derivation iteration count tried; above it the key is refused unread."""
+    rsa_bits_max: int = 4096
+    """Largest RSA key accepted (signing with a huge key costs seconds)."""
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def check_kdf_iterations(iterations: int, limits: Limits, what: str) -> int:
+    """`iterations` if it is sane; refused before any key derivation otherwise.
+
+    `what` names the file in the English message ("private key", "PFX").
+    """
+    if iterations < 1:
+        raise MalformedInput(f"The {what} file is damaged.", "파일이 손상되었습니다.")
+    if iterations > limits.kdf_iterations_max:
+        raise UnsafeInput(
+            f"The {what} asks for {iterations} key-derivation rounds, "
+            f"more than the limit of {limits.kdf_iterations_max}.",
+            f"키 유도 반복 횟수({iterations})가 허용 한도({limits.kdf_iterations_max})를 넘습니다.",
+        )
+    return iterations
