@@ -101,7 +101,7 @@ def item_summary(item: npki.BundleItem, now: datetime) -> str:
     usage = cert.policy.label if cert.policy else npki.USAGE_LABELS[cert.usage]
     expiry = local_date(cert.not_after, SEOUL)
     left = days_left(cert.not_after, now, SEOUL)
-    state = "만료됨 / expired" if left < 0 else d_day(left)
+    state = f"만료됨 / expired, {d_day(left)}" if left < 0 else d_day(left)
     return "\n".join(
         [
             f"{cert.holder or cert.subject}  ({item.path})",

@@ -43,7 +43,11 @@ def read_zip(data: bytes, limits: Limits) -> list[tuple[str, bytes]]:
         raise MalformedInput("This zip file is damaged.", "zip 파일이 손상되었습니다.") from err
     with archive:
         files = _checked_entries(archive.infolist(), limits)
-        return [(_clean(info.filename), _read(archive, info)) for info in files]
+        contents = [(_clean(info.filename), _read(archive, info)) for info in files]
+    for path, content in contents:
+        if content[:4] in ZIP_MAGIC:
+            raise _unsafe(f"{path!r} is an archive inside the archive")
+    return contents
 
 
 def _checked_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> list[zipfile.ZipInfo]:

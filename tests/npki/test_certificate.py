@@ -1,0 +1,181 @@
+"""Reading certificates: the facts certmate shows and keeps."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+import npki
+from tests import factory
+from tests.conftest import Holder
+
+
+def test_reads_the_facts_of_a_korean_bank_certificate(holder: Holder) -> None:
+    """Subject in NPKI folder style, holder before '(', CA, policy, usage, serial, times."""
+    cert = npki.read_certificate(holder.cert_der)
+    assert cert.subject == "cn=홍길동()0012345678901234,ou=SHB,ou=personal4IB,o=yessign,c=kr"
+    assert cert.holder == "홍길동"
+    assert cert.ca == "yessign"
+    assert cert.policy_oid == "1.2.410.200005.1.1.4"
+    assert cert.usage == "bank"
+    assert cert.holder_type == "personal"
+    assert cert.serial == "1a2b3c"
+    assert cert.not_before == datetime(2025, 6, 30, 15, 0, tzinfo=UTC)
+    assert cert.not_after == datetime(2026, 7, 1, 14, 59, 59, tzinfo=UTC)
+    assert cert.fingerprint_sha256 == hashlib.sha256(holder.cert_der).hexdigest()
+    assert cert.has_identify_data
+    assert cert.is_signing
+    assert cert.der == holder.cert_der
+
+
+def test_pem_and_der_give_the_same_certificate(holder: Holder) -> None:
+    """A PEM file reads as the DER it wraps."""
+    pem = holder.cert.public_bytes(serialization.Encoding.PEM)
+    assert npki.read_certificate(pem) == npki.read_certificate(holder.cert_der)
+
+
+def test_trailing_bytes_after_the_certificate_are_ignored(holder: Holder) -> None:
+    """Real files sometimes carry junk after the DER structure."""
+    cert = npki.read_certificate(holder.cert_der + b"\x00" * 46)
+    assert cert.fingerprint_sha256 == hashlib.sha256(holder.cert_der).hexdigest()
+
+
+def test_english_name_in_parentheses_is_not_part_of_the_holder(ca: factory.Authority) -> None:
+    """`HONG GILDONG(홍길동)0012…` style CNs: the holder is what comes before '('."""
+    key = factory.rsa_key()
+    cert = factory.make_cert(ca, key, cn="HONGGILDONG(홍길동)0012345678901234")
+    assert npki.read_certificate(factory.cert_der(cert)).holder == "HONGGILDONG"
+
+
+def test_identify_data_absent_is_reported(ca: factory.Authority, holder: Holder) -> None:
+    """A certificate without the KISA identifyData SAN says so."""
+    cert = factory.make_cert(ca, holder.key, with_identify_data=False)
+    assert not npki.read_certificate(factory.cert_der(cert)).has_identify_data
+
+
+def test_encryption_certificate_is_not_a_signing_one(ca: factory.Authority, holder: Holder) -> None:
+    """A km certificate (keyEncipherment only) is recognised as such."""
+    cert = factory.make_cert(ca, holder.key, encryption_only=True)
+    assert not npki.read_certificate(factory.cert_der(cert)).is_signing
+
+
+@pytest.mark.parametrize("policy", list(npki.POLICIES.values()), ids=lambda p: p.oid)
+def test_every_policy_in_the_table_is_recognised(
+    ca: factory.Authority, holder: Holder, policy: npki.Policy
+) -> None:
+    """Each row of the policy table maps its OID to CA, usage and holder type."""
+    cert = npki.read_certificate(
+        factory.cert_der(factory.make_cert(ca, holder.key, policy_oid=policy.oid))
+    )
+    assert (cert.policy_oid, cert.ca, cert.usage, cert.holder_type) == (
+        policy.oid,
+        policy.ca,
+        policy.usage,
+        policy.holder_type,
+    )
+    assert cert.policy is policy
+
+
+def test_policy_table_has_a_row_for_each_ca_and_usage() -> None:
+    """The table covers all six CAs and every restricted-use kind."""
+    assert {p.ca for p in npki.POLICIES.values()} == {
+        "yessign",
+        "kica",
+        "signkorea",
+        "crosscert",
+        "tradesign",
+        "ncasign",
+    }
+    assert {p.usage for p in npki.POLICIES.values()} >= {
+        "general",
+        "bank",
+        "securities",
+        "card",
+        "e-government",
+        "e-tax",
+        "corporate-banking",
+        "encryption",
+    }
+    for policy in npki.POLICIES.values():
+        assert policy.label.ko
+        assert policy.label.en
+
+
+@pytest.mark.parametrize(
+    ("organization", "expected"),
+    [
+        ("yessign", "yessign"),
+        ("KICA", "kica"),
+        ("SignKorea", "signkorea"),
+        ("CrossCert", "crosscert"),
+        ("TradeSign", "tradesign"),
+        ("NCASign", "ncasign"),
+        ("Some Other CA", "unknown"),
+    ],
+)
+def test_unknown_policy_falls_back_to_the_issuer_organization(
+    holder: Holder, organization: str, expected: str
+) -> None:
+    """An OID not in the table: CA from the issuer's O, usage and holder type unknown."""
+    ca = factory.make_ca(organization)
+    cert = npki.read_certificate(
+        factory.cert_der(factory.make_cert(ca, holder.key, policy_oid="1.2.3.4.5"))
+    )
+    assert (cert.ca, cert.usage, cert.holder_type, cert.policy_oid) == (
+        expected,
+        "unknown",
+        "unknown",
+        "1.2.3.4.5",
+    )
+
+
+def test_certificate_without_policies(ca: factory.Authority, holder: Holder) -> None:
+    """No certificatePolicies extension: no OID, usage unknown."""
+    cert = npki.read_certificate(
+        factory.cert_der(factory.make_cert(ca, holder.key, policy_oid=None))
+    )
+    assert cert.policy_oid is None
+    assert cert.usage == "unknown"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\x30", b"\x30\x82\xff\xff", b"not a certificate at all", b"-----BEGIN CERT"],
+)
+def test_garbage_is_malformed_input(data: bytes) -> None:
+    """Anything that is not a certificate raises MalformedInput."""
+    with pytest.raises(npki.MalformedInput):
+        npki.read_certificate(data)
+
+
+def test_truncated_certificate_is_malformed(holder: Holder) -> None:
+    """A cut-short file says so instead of crashing."""
+    with pytest.raises(npki.MalformedInput):
+        npki.read_certificate(holder.cert_der[:-10])
+
+
+def test_invalid_version_is_malformed_not_a_crash(holder: Holder) -> None:
+    """cryptography's InvalidVersion (not a ValueError) is converted at the boundary."""
+    tbs_version = bytes.fromhex("a003020102")  # [0] { INTEGER 2 } = v3
+    assert tbs_version in holder.cert_der
+    broken = holder.cert_der.replace(tbs_version, bytes.fromhex("a003020107"), 1)
+    with pytest.raises(npki.MalformedInput):
+        npki.read_certificate(broken)
+
+
+def test_oversized_certificate_is_refused_unread() -> None:
+    """A file over the upload limit is unsafe input."""
+    with pytest.raises(npki.UnsafeInput):
+        npki.read_certificate(b"\x30" * 2048, limits=npki.Limits(upload_bytes=1024))
+
+
+def test_errors_speak_korean_and_english() -> None:
+    """Every error carries a Korean and an English message."""
+    with pytest.raises(npki.MalformedInput) as caught:
+        npki.read_certificate(b"junk")
+    assert caught.value.message("ko") != caught.value.message("en")
+    assert caught.value.message("ko")
+    assert str(caught.value) == caught.value.message_en
