@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -25,8 +25,24 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is ours to report (exit status 1, JSON when asked)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_abbrev=False, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message}")
+
+
+def _refuse_password_arguments(args: list[str]) -> None:
+    """A password on the command line would sit in shell history and `ps`: refuse it unread.
+
+    Checked before argparse, whose messages would repeat the offending value.
+    """
+    for arg in args:
+        if arg.startswith("--pass") and arg != "--password-stdin":
+            raise UsageError(
+                "certmate: passwords are never taken on the command line; "
+                "use --password-stdin and give it on standard input"
+            )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
+        _refuse_password_arguments(args_list)
         args = build_parser().parse_args(args_list)
         settings = _settings(args)
     except UsageError as err:

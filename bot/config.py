@@ -88,7 +88,10 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         if not name.startswith(ENV_PREFIX) or "__" not in name:
             continue
         section, _, key = name[len(ENV_PREFIX) :].partition("__")
-        raw.setdefault(section.lower(), {})[key.lower()] = _EnvValue(name, value)
+        table = raw.setdefault(section.lower(), {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{name} overrides [{section.lower()}], which is not a table")
+        table[key.lower()] = _EnvValue(name, value)
 
 
 @dataclass(frozen=True, slots=True)
