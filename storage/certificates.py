@@ -1,0 +1,211 @@
+"""Certificates and their sealed files. Every lookup by id is filtered by the owner."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+import npki
+from storage import reminders
+from storage.database import SHREDDED
+from storage.errors import AlreadyRegistered, NotFound
+from storage.models import (
+    AccountState,
+    Certificate,
+    CertificateSecret,
+    CertificateStatus,
+    LinkedAccount,
+)
+from storage.sql import flushed_id
+from storage.vault import Binding, Sealed, Vault
+
+
+def binding(certificate_id: int | None, owner_id: int) -> Binding:
+    """What a certificate's sealed files are bound to."""
+    return Binding("certificate", str(flushed_id(certificate_id)), str(owner_id))
+
+
+async def add(
+    session: AsyncSession,
+    vault: Vault,
+    owner_id: int,
+    facts: npki.Certificate,
+    files: Mapping[str, bytes],
+    *,
+    key_encryption: str | None,
+    now: datetime,
+) -> Certificate:
+    """Register a certificate with its files, sealed. `key_encryption` None: no private key kept.
+
+    Raises `AlreadyRegistered` when the owner already has this certificate.
+    """
+    existing = await find_by_fingerprint(session, owner_id, facts.fingerprint_sha256)
+    if existing is not None:
+        raise AlreadyRegistered(facts.fingerprint_sha256)
+    certificate = Certificate(
+        owner_id=owner_id,
+        fingerprint=facts.fingerprint_sha256,
+        subject=facts.subject,
+        holder=facts.holder,
+        ca=facts.ca,
+        policy_oid=facts.policy_oid,
+        usage=facts.usage,
+        holder_type=facts.holder_type,
+        serial=facts.serial,
+        not_before=facts.not_before,
+        not_after=facts.not_after,
+        has_private_key=key_encryption is not None,
+        key_encryption=key_encryption,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(certificate)
+    await session.flush()
+    sealed = vault.seal(_pack(files), binding(certificate.id, owner_id))
+    session.add(
+        CertificateSecret(
+            certificate_id=flushed_id(certificate.id),
+            owner_id=owner_id,
+            key_id=sealed.key_id,
+            sealed=sealed.blob,
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return certificate
+
+
+async def get(session: AsyncSession, owner_id: int, certificate_id: int) -> Certificate:
+    """The owner's certificate; `NotFound` for an unknown or someone else's id."""
+    certificate = await session.scalar(
+        select(Certificate).where(
+            col(Certificate.id) == certificate_id, col(Certificate.owner_id) == owner_id
+        )
+    )
+    if certificate is None:
+        raise NotFound(f"certificate {certificate_id}")
+    return certificate
+
+
+async def find_by_fingerprint(
+    session: AsyncSession, owner_id: int, fingerprint: str
+) -> Certificate | None:
+    return await session.scalar(
+        select(Certificate).where(
+            col(Certificate.owner_id) == owner_id, col(Certificate.fingerprint) == fingerprint
+        )
+    )
+
+
+async def list_active(session: AsyncSession, owner_id: int) -> Sequence[Certificate]:
+    """The owner's active certificates, soonest expiry first."""
+    result = await session.scalars(
+        select(Certificate)
+        .where(
+            col(Certificate.owner_id) == owner_id,
+            col(Certificate.status) == CertificateStatus.ACTIVE,
+        )
+        .order_by(col(Certificate.not_after), col(Certificate.id))
+    )
+    return result.all()
+
+
+async def open_files(
+    session: AsyncSession, vault: Vault, owner_id: int, certificate_id: int
+) -> dict[str, bytes]:
+    """The certificate's files, unsealed (in memory only)."""
+    certificate = await get(session, owner_id, certificate_id)
+    secret = await session.get(CertificateSecret, certificate_id)
+    if secret is None:
+        raise NotFound(f"files of certificate {certificate_id}")
+    sealed = Sealed(secret.key_id, secret.sealed)
+    return _unpack(vault.open(sealed, binding(certificate.id, certificate.owner_id)))
+
+
+async def replace(
+    session: AsyncSession, owner_id: int, old_id: int, new_id: int, now: datetime
+) -> Sequence[LinkedAccount]:
+    """Renewal: retire `old_id` in favour of `new_id`, in one transaction.
+
+    The old certificate's files are shredded and its pending reminders
+    cancelled; its linked accounts move to the new certificate marked
+    "needs re-registration" (the checklist), and are returned.
+    """
+    old = await get(session, owner_id, old_id)
+    new = await get(session, owner_id, new_id)
+    old.status = CertificateStatus.REPLACED
+    old.replaced_by_id = new.id
+    old.next_reminder_at = None
+    old.updated_at = now
+    await session.execute(
+        sa.delete(CertificateSecret).where(col(CertificateSecret.certificate_id) == old_id)
+    )
+    session.info[SHREDDED] = True
+    await reminders.cancel_pending(session, old_id)
+    await session.execute(
+        sa.update(LinkedAccount)
+        .where(col(LinkedAccount.certificate_id) == old_id, col(LinkedAccount.owner_id) == owner_id)
+        .values(certificate_id=new_id, state=AccountState.NEEDS_REGISTRATION, updated_at=now)
+    )
+    moved = await session.scalars(
+        select(LinkedAccount)
+        .where(col(LinkedAccount.certificate_id) == new_id, col(LinkedAccount.owner_id) == owner_id)
+        .order_by(col(LinkedAccount.id))
+        .execution_options(populate_existing=True)
+    )
+    return moved.all()
+
+
+async def delete(session: AsyncSession, owner_id: int, certificate_id: int) -> None:
+    """Delete a certificate: its sealed files, accounts and reminders go with it."""
+    await get(session, owner_id, certificate_id)
+    await session.execute(
+        sa.delete(Certificate).where(
+            col(Certificate.id) == certificate_id, col(Certificate.owner_id) == owner_id
+        )
+    )
+    session.info[SHREDDED] = True
+
+
+async def set_next_reminder(
+    session: AsyncSession, owner_id: int, certificate_id: int, at: datetime | None
+) -> None:
+    certificate = await get(session, owner_id, certificate_id)
+    certificate.next_reminder_at = at
+
+
+async def due(session: AsyncSession, before: datetime, limit: int) -> Sequence[Certificate]:
+    """Active certificates whose next reminder is due before `before` (the sweep's query)."""
+    result = await session.scalars(due_query(before, limit))
+    return result.all()
+
+
+def due_query(before: datetime, limit: int) -> SelectOfScalar[Certificate]:
+    """The sweep's query; it is served by the partial index `ix_certificates_due`."""
+    return (
+        select(Certificate)
+        .where(
+            col(Certificate.status) == CertificateStatus.ACTIVE,
+            col(Certificate.next_reminder_at).is_not(None),
+            col(Certificate.next_reminder_at) <= before,
+        )
+        .order_by(col(Certificate.next_reminder_at))
+        .limit(limit)
+    )
+
+
+def _pack(files: Mapping[str, bytes]) -> bytes:
+    return json.dumps(
+        {name: base64.b64encode(data).decode() for name, data in files.items()}
+    ).encode()
+
+
+def _unpack(data: bytes) -> dict[str, bytes]:
+    return {name: base64.b64decode(text) for name, text in json.loads(data).items()}

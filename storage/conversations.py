@@ -1,0 +1,128 @@
+"""Conversation state: where each user is in a flow, saved after every step.
+
+Saves are optimistic: a save names the version it read, and fails with
+`StaleState` if another message saved in between. Secret data waiting in a
+flow (the first file of a pair, an upload waiting for its password) is
+sealed by the vault, never stored in the clear, not even for a moment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.database import SHREDDED
+from storage.errors import StaleState
+from storage.models import Channel, ConversationState
+from storage.sql import affected, insert_ignore
+from storage.vault import Binding, Sealed, Vault
+
+
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """A conversation step as stored: public data, and the secret part if any (unsealed)."""
+
+    flow: str
+    step: str
+    data: dict[str, Any]
+    secret: bytes | None
+    version: int
+    expires_at: datetime | None
+
+
+def binding(channel: Channel, user_key: str) -> Binding:
+    identity = f"{channel.value}:{user_key}"
+    return Binding("conversation", identity, identity)
+
+
+async def load(
+    session: AsyncSession, vault: Vault, channel: Channel, user_key: str
+) -> Saved | None:
+    """The user's saved step, or None when they are not in a flow."""
+    state = await _row(session, channel, user_key)
+    if state is None:
+        return None
+    secret = None
+    if state.sealed is not None and state.sealed_key_id is not None:
+        secret = vault.open(Sealed(state.sealed_key_id, state.sealed), binding(channel, user_key))
+    return Saved(state.flow, state.step, dict(state.data), secret, state.version, state.expires_at)
+
+
+async def save(
+    session: AsyncSession,
+    vault: Vault,
+    channel: Channel,
+    user_key: str,
+    *,
+    flow: str,
+    step: str,
+    data: dict[str, Any],
+    secret: bytes | None,
+    expected_version: int | None,
+    expires_at: datetime | None,
+    now: datetime,
+) -> int:
+    """Save a step; returns the new version.
+
+    `expected_version` is the version that was loaded (None: there was none).
+    Raises `StaleState` when the stored state moved on meanwhile.
+    """
+    sealed = vault.seal(secret, binding(channel, user_key)) if secret is not None else None
+    values: dict[str, Any] = {
+        "flow": flow,
+        "step": step,
+        "data": data,
+        "sealed_key_id": sealed.key_id if sealed else None,
+        "sealed": sealed.blob if sealed else None,
+        "expires_at": expires_at,
+        "updated_at": now,
+    }
+    if expected_version is None:
+        statement = insert_ignore(
+            session,
+            ConversationState,
+            {"channel": channel, "user_key": user_key, "version": 1, **values},
+            ["channel", "user_key"],
+        )
+        inserted = await session.execute(statement)
+        if not affected(inserted):
+            raise StaleState(f"{channel.value}:{user_key}")
+        return 1
+    updated = await session.execute(
+        sa.update(ConversationState)
+        .where(
+            col(ConversationState.channel) == channel,
+            col(ConversationState.user_key) == user_key,
+            col(ConversationState.version) == expected_version,
+        )
+        .values(version=expected_version + 1, **values)
+    )
+    if not affected(updated):
+        raise StaleState(f"{channel.value}:{user_key}")
+    return expected_version + 1
+
+
+async def clear(session: AsyncSession, channel: Channel, user_key: str) -> None:
+    """Leave any flow; a sealed secret waiting in it is shredded."""
+    await session.execute(
+        sa.delete(ConversationState).where(
+            col(ConversationState.channel) == channel,
+            col(ConversationState.user_key) == user_key,
+        )
+    )
+    session.info[SHREDDED] = True
+
+
+async def _row(session: AsyncSession, channel: Channel, user_key: str) -> ConversationState | None:
+    return await session.scalar(
+        select(ConversationState)
+        .where(
+            col(ConversationState.channel) == channel, col(ConversationState.user_key) == user_key
+        )
+        .execution_options(populate_existing=True)
+    )

@@ -1,0 +1,109 @@
+"""The database: one async engine, read and write transactions, the same code on both engines.
+
+SQLite (the default) runs in WAL mode with a busy timeout, foreign keys on
+and `secure_delete` (deleted secrets are zeroed, not left in free pages).
+Python's sqlite3 transaction handling is switched off and every transaction
+is begun by us: `BEGIN IMMEDIATE` for writes, so a read-then-write never
+fails on a lock upgrade, and plain `BEGIN` for reads. A transaction that
+raises is rolled back, so a failed write never keeps holding the lock.
+
+PostgreSQL runs through asyncpg with the same statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
+
+_WRITE_OPTION: Final = "certmate_write"
+SHREDDED: Final = "certmate_shredded"
+"""Set in `session.info` by code that deleted secrets: the WAL is then checkpointed."""
+BUSY_TIMEOUT_MS: Final = 10_000
+
+
+class Database:
+    """An async engine and the transactions every repository runs in."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        if self.is_sqlite:
+            _configure_sqlite(engine)
+
+    @classmethod
+    def connect(cls, url: str, *, connect_args: Mapping[str, Any] | None = None) -> Database:
+        """A database for `url` (sqlite+aiosqlite:///… or postgresql+asyncpg://…)."""
+        parsed = sa.make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database:
+            Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args=dict(connect_args or {}))
+        return cls(engine)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**{_WRITE_OPTION: True})
+            session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=True)
+            try:
+                async with connection.begin():
+                    yield session
+                    await session.flush()
+                shredded = session.info.get(SHREDDED, False)
+            finally:
+                await session.close()
+        if shredded:
+            await self.checkpoint()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction (a consistent snapshot on both engines)."""
+        async with self.engine.connect() as connection:
+            session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
+            try:
+                async with connection.begin():
+                    yield session
+            finally:
+                await session.close()
+
+    async def checkpoint(self) -> None:
+        """SQLite: move the WAL into the database file and truncate it.
+
+        Old page images of deleted secrets would otherwise linger in the WAL
+        until it is reused. Best effort: a busy reader can delay it.
+        """
+        if not self.is_sqlite:
+            return
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA secure_delete=ON",
+            "PRAGMA synchronous=FULL",
+        ):
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

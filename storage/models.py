@@ -1,0 +1,257 @@
+"""The data model (SQLModel tables). Alembic migrations reproduce exactly this schema.
+
+Every table that belongs to a user carries `owner_id` with ON DELETE
+CASCADE, so deleting a user deletes everything of theirs. Secrets are never
+columns of their own: they are vault-sealed blobs (`sealed`, with the id of
+the master key that wraps their data key, which rotation walks by).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, enum_column
+
+metadata = SQLModel.metadata
+metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    KAKAO = "kakao"
+    CONSOLE = "console"
+
+
+class Platform(StrEnum):
+    ANDROID = "android"
+    IOS = "ios"
+    PC = "pc"
+
+
+class CertificateStatus(StrEnum):
+    ACTIVE = "active"
+    REPLACED = "replaced"
+
+
+class AccountKind(StrEnum):
+    BANK = "bank"
+    SECURITIES = "securities"
+    CARD = "card"
+    INSURANCE = "insurance"
+
+
+class AccountState(StrEnum):
+    LINKED = "linked"
+    NEEDS_REGISTRATION = "needs_registration"
+
+
+class ReminderKind(StrEnum):
+    EXPIRY = "expiry"
+    EXPIRED = "expired"
+    SNOOZED = "snoozed"
+
+
+class ReminderStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    PASSED = "passed"
+    """A less urgent threshold missed during downtime: recorded, never sent."""
+
+
+class AuditAction(StrEnum):
+    UPLOAD = "upload"
+    EXPORT = "export"
+    DELETE = "delete"
+    DELETE_ALL = "delete_all"
+    RENEW = "renew"
+    KEY_ROTATION = "key_rotation"
+
+
+def _utc(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _owner() -> Any:
+    return Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+
+
+class User(SQLModel, table=True):
+    """One channel identity (a Telegram user, a Kakao botUserKey, a console user)."""
+
+    __tablename__ = "users"
+    __table_args__ = (sa.UniqueConstraint("channel", "user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    user_key: str = Field(max_length=128)
+    locale: str = Field(default="ko", max_length=8)
+    timezone: str = Field(default="Asia/Seoul", max_length=64)
+    platform: Platform | None = Field(default=None, sa_type=enum_column(Platform, 16))
+    reminders_enabled: bool = True
+    reminder_thresholds: list[int] | None = Field(default=None, sa_type=sa.JSON)
+    """Days before expiry; None means the configured defaults."""
+    quiet_start: str | None = Field(default=None, max_length=5)
+    """HH:MM local; None means the configured default."""
+    quiet_end: str | None = Field(default=None, max_length=5)
+    reachable: bool = True
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class Certificate(SQLModel, table=True):
+    """A certificate's public facts. Its files live sealed in `CertificateSecret`."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "fingerprint"),
+        # The reminder sweep: active certificates whose next reminder is due.
+        sa.Index(
+            "ix_certificates_due",
+            "next_reminder_at",
+            sqlite_where=sa.text("status = 'active' AND next_reminder_at IS NOT NULL"),
+            postgresql_where=sa.text("status = 'active' AND next_reminder_at IS NOT NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = _owner()
+    fingerprint: str = Field(max_length=64)
+    subject: str = Field(max_length=512)
+    holder: str = Field(max_length=128)
+    ca: str = Field(max_length=16)
+    policy_oid: str | None = Field(default=None, max_length=64)
+    usage: str = Field(max_length=24)
+    holder_type: str = Field(max_length=16)
+    serial: str = Field(max_length=80)
+    not_before: datetime = _utc()
+    not_after: datetime = _utc()
+    status: CertificateStatus = Field(
+        default=CertificateStatus.ACTIVE, sa_type=enum_column(CertificateStatus, 16)
+    )
+    replaced_by_id: int | None = Field(
+        default=None, foreign_key="certificates.id", ondelete="SET NULL"
+    )
+    has_private_key: bool = False
+    key_encryption: str | None = Field(default=None, max_length=24)
+    reminders_enabled: bool = True
+    next_reminder_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class CertificateSecret(SQLModel, table=True):
+    """The sealed bundle of a certificate (signCert, signPri, the km pair, or a PFX)."""
+
+    __tablename__ = "certificate_secrets"
+
+    certificate_id: int = Field(primary_key=True, foreign_key="certificates.id", ondelete="CASCADE")
+    owner_id: int = _owner()
+    key_id: str = Field(max_length=32, index=True)
+    sealed: bytes = Field(sa_type=sa.LargeBinary)
+    created_at: datetime = _utc()
+
+
+class LinkedAccount(SQLModel, table=True):
+    """An institution where a certificate is registered, with an optional account number."""
+
+    __tablename__ = "linked_accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = _owner()
+    certificate_id: int = Field(foreign_key="certificates.id", ondelete="CASCADE", index=True)
+    institution_code: str = Field(max_length=16)
+    kind: AccountKind = Field(sa_type=enum_column(AccountKind, 16))
+    nickname: str | None = Field(default=None, max_length=64)
+    number_masked: str | None = Field(default=None, max_length=64)
+    number_key_id: str | None = Field(default=None, max_length=32, index=True)
+    number_sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    state: AccountState = Field(default=AccountState.LINKED, sa_type=enum_column(AccountState, 24))
+    created_at: datetime = _utc()
+    updated_at: datetime = _utc()
+
+
+class Reminder(SQLModel, table=True):
+    """The reminder outbox: one row per certificate and threshold, claimed with a lease."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        sa.UniqueConstraint("certificate_id", "threshold_days"),
+        sa.Index("ix_reminders_claim", "status", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificates.id", ondelete="CASCADE")
+    owner_id: int = _owner()
+    kind: ReminderKind = Field(sa_type=enum_column(ReminderKind, 16))
+    threshold_days: int
+    due_at: datetime = _utc()
+    status: ReminderStatus = Field(
+        default=ReminderStatus.PENDING, sa_type=enum_column(ReminderStatus, 16)
+    )
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _utc(nullable=True)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = _utc(nullable=True)
+    created_at: datetime = _utc()
+
+
+class ConversationState(SQLModel, table=True):
+    """Where a user is in a flow. Files waiting in the flow are sealed, never plain."""
+
+    __tablename__ = "conversation_states"
+    __table_args__ = (sa.UniqueConstraint("channel", "user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    user_key: str = Field(max_length=128)
+    flow: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    sealed_key_id: str | None = Field(default=None, max_length=32, index=True)
+    sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    version: int = 1
+    """Optimistic lock: a save must name the version it read."""
+    expires_at: datetime | None = _utc(nullable=True)
+    updated_at: datetime = _utc()
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Platform updates already taken in (webhook duplicates are dropped)."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (sa.UniqueConstraint("channel", "update_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    update_id: str = Field(max_length=64)
+    received_at: datetime = _utc(index=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """What was done with a user's certificates. Never a secret, never a password."""
+
+    __tablename__ = "audit_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int | None = Field(
+        default=None, foreign_key="users.id", ondelete="CASCADE", index=True
+    )
+    """None for system events such as a key rotation."""
+    action: AuditAction = Field(sa_type=enum_column(AuditAction, 16))
+    detail: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _utc()

@@ -1,0 +1,154 @@
+"""The reminder outbox: planned once per (certificate, threshold), claimed with a lease.
+
+Claiming marks due rows `sending` under a lease in one statement. On
+PostgreSQL the candidate rows are locked `FOR UPDATE SKIP LOCKED`, so
+concurrent sweepers take disjoint rows; on SQLite the write transaction
+(`BEGIN IMMEDIATE`) makes the claim exclusive. A row whose lease expired
+(its sender crashed) is claimable again: delivery is at least once, and a
+row is never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.models import Reminder, ReminderKind, ReminderStatus
+from storage.sql import affected, insert_ignore
+
+_OPEN = (ReminderStatus.PENDING, ReminderStatus.SENDING)
+
+
+async def plan(
+    session: AsyncSession,
+    *,
+    certificate_id: int,
+    owner_id: int,
+    kind: ReminderKind,
+    threshold_days: int,
+    due_at: datetime,
+    now: datetime,
+) -> bool:
+    """Plan a reminder; False if this (certificate, threshold) was already planned."""
+    statement = insert_ignore(
+        session,
+        Reminder,
+        {
+            "certificate_id": certificate_id,
+            "owner_id": owner_id,
+            "kind": kind,
+            "threshold_days": threshold_days,
+            "due_at": due_at,
+            "status": ReminderStatus.PENDING,
+            "attempts": 0,
+            "created_at": now,
+        },
+        ["certificate_id", "threshold_days"],
+    )
+    result = await session.execute(statement)
+    return bool(affected(result))
+
+
+async def claim_due(
+    session: AsyncSession, *, now: datetime, lease_owner: str, lease: timedelta, limit: int
+) -> Sequence[Reminder]:
+    """Take up to `limit` due reminders (or ones whose lease expired) for `lease_owner`."""
+    claimable = sa.or_(
+        sa.and_(col(Reminder.status) == ReminderStatus.PENDING, col(Reminder.due_at) <= now),
+        sa.and_(
+            col(Reminder.status) == ReminderStatus.SENDING,
+            col(Reminder.lease_expires_at) < now,
+        ),
+    )
+    candidates = (
+        select(col(Reminder.id))
+        .where(claimable)
+        .order_by(col(Reminder.due_at), col(Reminder.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    claimed = await session.scalars(
+        sa.update(Reminder)
+        .where(col(Reminder.id).in_(candidates))
+        .values(
+            status=ReminderStatus.SENDING,
+            lease_owner=lease_owner,
+            lease_expires_at=now + lease,
+            attempts=col(Reminder.attempts) + 1,
+        )
+        .returning(Reminder)
+        .execution_options(populate_existing=True)
+    )
+    return sorted(claimed.all(), key=lambda r: (r.due_at, r.id or 0))
+
+
+async def mark_sent(
+    session: AsyncSession, reminder_id: int, lease_owner: str, now: datetime
+) -> bool:
+    """Record delivery; False if the lease was lost (another sender took the row over)."""
+    result = await session.execute(
+        sa.update(Reminder)
+        .where(
+            col(Reminder.id) == reminder_id,
+            col(Reminder.lease_owner) == lease_owner,
+            col(Reminder.status) == ReminderStatus.SENDING,
+        )
+        .values(status=ReminderStatus.SENT, sent_at=now, lease_expires_at=None)
+    )
+    return bool(affected(result))
+
+
+async def mark_failed(
+    session: AsyncSession,
+    reminder_id: int,
+    lease_owner: str,
+    *,
+    error: str,
+    retry_at: datetime,
+    max_attempts: int,
+) -> None:
+    """A send failed: retry at `retry_at`, or give up after `max_attempts`."""
+    await session.execute(
+        sa.update(Reminder)
+        .where(
+            col(Reminder.id) == reminder_id,
+            col(Reminder.lease_owner) == lease_owner,
+            col(Reminder.status) == ReminderStatus.SENDING,
+        )
+        .values(
+            status=sa.case(
+                (col(Reminder.attempts) >= max_attempts, ReminderStatus.FAILED.value),
+                else_=ReminderStatus.PENDING.value,
+            ),
+            due_at=retry_at,
+            lease_owner=None,
+            lease_expires_at=None,
+            last_error=error[:500],
+        )
+    )
+
+
+async def cancel_pending(session: AsyncSession, certificate_id: int) -> int:
+    """Cancel a certificate's reminders not yet sent (renewed, replaced or deleted)."""
+    result = await session.execute(
+        sa.update(Reminder)
+        .where(
+            col(Reminder.certificate_id) == certificate_id,
+            col(Reminder.status).in_(_OPEN),
+        )
+        .values(status=ReminderStatus.CANCELLED, lease_owner=None, lease_expires_at=None)
+    )
+    return affected(result)
+
+
+async def count_by_status(session: AsyncSession) -> dict[ReminderStatus, int]:
+    """How many reminders are in each status (failed ones are the ones to look at)."""
+    rows = await session.execute(
+        select(col(Reminder.status), sa.func.count()).group_by(col(Reminder.status))
+    )
+    return {status: count for status, count in rows}  # noqa: C416  (rows are Row objects)
