@@ -48,10 +48,44 @@ class LimitsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """`[storage]`: where certmate keeps its files."""
+
+    data_dir: Path = Path("data")
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    """`[database]`: empty url means SQLite at `<data_dir>/certmate.db`."""
+
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VaultSettings:
+    """`[vault]`: the master key, a file (default `<data_dir>/master.key`) or `key` itself."""
+
+    key_file: Path | None = None
+    key: str = ""
+    """Base64 master key (or keyring JSON) for containers: set it from the environment."""
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings, one field per `[section]`."""
 
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    vault: VaultSettings = field(default_factory=VaultSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{self.storage.data_dir / 'certmate.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.vault.key_file or self.storage.data_dir / "master.key"
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:
@@ -117,6 +151,14 @@ def _convert(where: str, kind: Any, value: Any) -> Any:
     if isinstance(value, _EnvValue):
         where = f"{value.variable} ({where})"
         value = _from_text(where, kind, value.text)
+    if kind in (str, Path, Path | None):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be text")
+        if kind is str:
+            return value
+        if kind == Path | None and not value:
+            return None
+        return Path(value)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{where} must be a whole number")
     if kind is int and value < 1:
