@@ -1,4 +1,9 @@
-"""Database (sqlmodel), repositories, the encrypted vault and migrations.
+"""Database (sqlmodel), repositories, the encrypted vault, key rotation and migrations.
 
-Not built yet: the storage issue fills this package.
+- `database.Database`: the engine; `write()` / `read()` transactions.
+- repositories, one module per aggregate: `users`, `certificates`, `accounts`,
+  `reminders`, `conversations`, `updates`, `audit`. Every lookup by id takes
+  the owner too; a foreign id is `errors.NotFound`.
+- `vault.Vault` over a `keyring` (file or environment); `rotation.rotate`.
+- `migrate.upgrade`: the Alembic migrations in `storage/migrations`.
 """
