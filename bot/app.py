@@ -5,7 +5,15 @@ Nothing here runs at import time; each command calls what it needs.
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+
 from bot.config import Settings
+from handlers.assistant import Assistant
+from handlers.i18n import load_catalog
+from handlers.institutions import load_directory
+from handlers.registry import all_flows
+from handlers.services import AssistantSettings, Clock, Services
 from storage.database import Database
 from storage.keyring import KeyringFile, KeyringSource, parse_keyring
 from storage.vault import Vault
@@ -29,3 +37,27 @@ def keyring_source(settings: Settings) -> KeyringSource:
 
 def open_vault(settings: Settings) -> Vault:
     return Vault(keyring_source(settings))
+
+
+def clock_from(start: datetime | None) -> Clock:
+    """The wall clock, or one that starts at `start` and runs at real speed (`--now`)."""
+    if start is None:
+        return lambda: datetime.now(UTC)
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+
+def build_assistant(settings: Settings, database: Database, clock: Clock) -> Assistant:
+    """The conversation core with every flow, over `database` and the configured vault."""
+    services = Services(
+        database=database,
+        vault=open_vault(settings),
+        catalog=load_catalog(),
+        directory=load_directory(),
+        settings=AssistantSettings(
+            limits=settings.limits.npki(),
+            messages_per_minute=settings.limits.messages_per_minute,
+        ),
+        clock=clock,
+    )
+    return Assistant(services, all_flows())

@@ -81,6 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ISO8601",
         help="count days left from this moment instead of the clock",
     )
+    chat = commands.add_parser(
+        "chat",
+        parents=[config],
+        help="talk to certmate in the terminal (or play a script)",
+    )
+    chat.add_argument("--script", metavar="FILE", help="one user action per line; JSON out")
+    chat.add_argument("--user", default="console", help="the console user (default: console)")
+    chat.add_argument(
+        "--out", default=".", metavar="DIR", help="where documents the bot sends are written"
+    )
+    chat.add_argument("--now", metavar="ISO8601", help="run the session with this clock")
+
     database = commands.add_parser("db", parents=[config], help="database maintenance")
     database_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     database_commands.add_parser(
@@ -123,6 +135,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.inspect_cmd import run_inspect  # noqa: PLC0415
 
         return run_inspect(args, settings)
+    if args.command == "chat":
+        from bot.chat_cmd import run_chat  # noqa: PLC0415
+
+        return run_chat(args, settings)
     from bot import storage_cmd  # noqa: PLC0415
 
     if args.command == "db":

@@ -35,6 +35,8 @@ class LimitsSettings:
     zip_uncompressed_bytes: int = npki.DEFAULT_LIMITS.zip_uncompressed_bytes
     zip_ratio: int = npki.DEFAULT_LIMITS.zip_ratio
     kdf_iterations_max: int = npki.DEFAULT_LIMITS.kdf_iterations_max
+    messages_per_minute: int = 20
+    """Per user, on chat channels (the console is not limited)."""
 
     def npki(self) -> npki.Limits:
         """The limits in the form the certificate library takes."""

@@ -10,6 +10,8 @@ from datetime import date, datetime, tzinfo
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
+
 SEOUL: Final = ZoneInfo("Asia/Seoul")
 
 
@@ -35,3 +37,8 @@ def d_day(days: int) -> str:
 def korean_date(day: date) -> str:
     """`2026년 7월 1일`."""
     return f"{day.year}년 {day.month}월 {day.day}일"
+
+
+def long_date(day: date, locale: str) -> str:
+    """`2026년 7월 1일` in Korean, `July 1, 2026` in English."""
+    return korean_date(day) if locale == "ko" else format_date(day, format="long", locale="en")

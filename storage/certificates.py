@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -23,6 +21,7 @@ from storage.models import (
     CertificateStatus,
     LinkedAccount,
 )
+from storage.packing import pack_files, unpack_files
 from storage.sql import flushed_id
 from storage.vault import Binding, Sealed, Vault
 
@@ -68,7 +67,7 @@ async def add(
     )
     session.add(certificate)
     await session.flush()
-    sealed = vault.seal(_pack(files), binding(certificate.id, owner_id))
+    sealed = vault.seal(pack_files(files), binding(certificate.id, owner_id))
     session.add(
         CertificateSecret(
             certificate_id=flushed_id(certificate.id),
@@ -126,7 +125,7 @@ async def open_files(
     if secret is None:
         raise NotFound(f"files of certificate {certificate_id}")
     sealed = Sealed(secret.key_id, secret.sealed)
-    return _unpack(vault.open(sealed, binding(certificate.id, certificate.owner_id)))
+    return unpack_files(vault.open(sealed, binding(certificate.id, certificate.owner_id)))
 
 
 async def replace(
@@ -181,6 +180,40 @@ async def set_next_reminder(
     certificate.next_reminder_at = at
 
 
+async def find_predecessor(
+    session: AsyncSession, owner_id: int, facts: npki.Certificate
+) -> Certificate | None:
+    """The active certificate `facts` renews: same subject and CA, expiring earlier."""
+    return await session.scalar(
+        select(Certificate)
+        .where(
+            col(Certificate.owner_id) == owner_id,
+            col(Certificate.status) == CertificateStatus.ACTIVE,
+            col(Certificate.subject) == facts.subject,
+            col(Certificate.ca) == facts.ca,
+            col(Certificate.fingerprint) != facts.fingerprint_sha256,
+            col(Certificate.not_after) < facts.not_after,
+        )
+        .order_by(col(Certificate.not_after).desc())
+        .limit(1)
+    )
+
+
+async def predecessors(
+    session: AsyncSession, owner_id: int, certificate_id: int
+) -> Sequence[Certificate]:
+    """The certificates this one replaced ("renewed from …")."""
+    result = await session.scalars(
+        select(Certificate)
+        .where(
+            col(Certificate.owner_id) == owner_id,
+            col(Certificate.replaced_by_id) == certificate_id,
+        )
+        .order_by(col(Certificate.not_after))
+    )
+    return result.all()
+
+
 async def due(session: AsyncSession, before: datetime, limit: int) -> Sequence[Certificate]:
     """Active certificates whose next reminder is due before `before` (the sweep's query)."""
     result = await session.scalars(due_query(before, limit))
@@ -199,13 +232,3 @@ def due_query(before: datetime, limit: int) -> SelectOfScalar[Certificate]:
         .order_by(col(Certificate.next_reminder_at))
         .limit(limit)
     )
-
-
-def _pack(files: Mapping[str, bytes]) -> bytes:
-    return json.dumps(
-        {name: base64.b64encode(data).decode() for name, data in files.items()}
-    ).encode()
-
-
-def _unpack(data: bytes) -> dict[str, bytes]:
-    return {name: base64.b64decode(text) for name, text in json.loads(data).items()}

@@ -255,3 +255,31 @@ class AuditEvent(SQLModel, table=True):
     action: AuditAction = Field(sa_type=enum_column(AuditAction, 16))
     detail: str | None = Field(default=None, max_length=200)
     created_at: datetime = _utc()
+
+
+class ButtonToken(SQLModel, table=True):
+    """What a button does, kept server-side: buttons carry only this opaque token."""
+
+    __tablename__ = "button_tokens"
+
+    token: str = Field(primary_key=True, max_length=32)
+    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    user_key: str = Field(max_length=128)
+    action: str = Field(max_length=48)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    expires_at: datetime = _utc(index=True)
+
+
+class KeyAttempt(SQLModel, table=True):
+    """Wrong certificate passwords per owner and certificate, for the lockout."""
+
+    __tablename__ = "key_attempts"
+    __table_args__ = (sa.UniqueConstraint("owner_id", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = _owner()
+    subject: str = Field(max_length=64)
+    """The certificate's fingerprint, or a PFX file's SHA-256 (its certificate is unreadable)."""
+    failures: int = 0
+    window_started_at: datetime = _utc()
+    locked_until: datetime | None = _utc(nullable=True)

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 
 from storage.database import SHREDDED
 from storage.errors import NotFound
-from storage.models import Channel, ConversationState, User
+from storage.models import ButtonToken, Channel, ConversationState, User
 
 
 async def find(session: AsyncSession, channel: Channel, user_key: str) -> User | None:
@@ -53,11 +53,11 @@ async def set_reachable(
 async def delete(session: AsyncSession, user_id: int) -> None:
     """Delete a user and, by cascade, their certificates, secrets, accounts, reminders, audit."""
     user = await get(session, user_id)
-    await session.execute(
-        sa.delete(ConversationState).where(
-            col(ConversationState.channel) == user.channel,
-            col(ConversationState.user_key) == user.user_key,
+    for model in (ConversationState, ButtonToken):
+        await session.execute(
+            sa.delete(model).where(
+                col(model.channel) == user.channel, col(model.user_key) == user.user_key
+            )
         )
-    )
     await session.execute(sa.delete(User).where(col(User.id) == user_id))
     session.info[SHREDDED] = True

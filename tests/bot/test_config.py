@@ -26,6 +26,7 @@ DOCUMENTED_LIMITS = {
     "zip_ratio": 100,
     "kdf_iterations_max": 100_000,
 }
+CHAT_LIMITS = {"messages_per_minute": 20}
 
 
 def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
@@ -42,7 +43,7 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)
     settings = load_settings(None, {})
     assert settings == Settings()
-    assert dataclasses.asdict(settings.limits) == DOCUMENTED_LIMITS
+    assert dataclasses.asdict(settings.limits) == DOCUMENTED_LIMITS | CHAT_LIMITS
 
 
 def test_config_toml_in_current_folder_is_picked_up(
@@ -75,7 +76,7 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
 
 def test_every_limit_can_be_set_from_the_file(tmp_path: Path) -> None:
     """Every [limits] key documented in the contract is read from the file."""
-    values = {name: value + 7 for name, value in DOCUMENTED_LIMITS.items()}
+    values = {name: value + 7 for name, value in (DOCUMENTED_LIMITS | CHAT_LIMITS).items()}
     text = "[limits]\n" + "".join(f"{k} = {v}\n" for k, v in values.items())
     assert dataclasses.asdict(load_settings(write_config(tmp_path, text), {}).limits) == values
 

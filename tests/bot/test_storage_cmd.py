@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from storage import migrate
+
 
 def _certmate(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
@@ -28,7 +30,7 @@ def test_db_upgrade_creates_the_default_sqlite_database(tmp_path: Path) -> None:
     """With no config, the database is ./data/certmate.db in a 0700 folder, migrated."""
     run = _certmate(tmp_path, "db", "upgrade")
     assert run.returncode == 0, run.stderr
-    assert "is at revision 0001" in run.stdout
+    assert f"is at revision {migrate.head()}" in run.stdout
     database = tmp_path / "data" / "certmate.db"
     assert stat.S_IMODE(database.parent.stat().st_mode) == 0o700
     with sqlite3.connect(database) as connection:

@@ -1,0 +1,1 @@
+"""Channel adapters: translate platform events to `Inbound` and render `Outbound`. Nothing else."""

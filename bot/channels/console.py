@@ -1,0 +1,194 @@
+"""The console channel: `certmate chat`, interactive or from a script file.
+
+Translates only. A line becomes an `Inbound` (`/upload PATH…` sends files,
+`/press N|LABEL` presses a button of the latest message that had buttons,
+`/word` is a command, anything else text); each `Outbound` becomes either
+printed text with numbered choices (interactive) or a JSON line (script).
+A user line the bot deleted as a password is never shown: the transcript
+masks it, and interactively it is read without echo.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from handlers.messages import (
+    Choice,
+    Delete,
+    Document,
+    Inbound,
+    OpenLink,
+    Outbound,
+    Reply,
+    SendDocument,
+    Unsupported,
+)
+from storage.models import Channel
+
+MASK: Final = "••••••"
+
+Handler = Callable[[Inbound], Awaitable[list[Outbound]]]
+
+
+class ScriptError(Exception):
+    """A script line cannot be turned into a user action; the message says why."""
+
+
+@dataclass(slots=True)
+class ConsoleUser:
+    """One console conversation: turns lines into inbound messages and remembers buttons."""
+
+    handle: Handler
+    user_key: str
+    out_dir: Path
+    upload_limit: int
+    _counter: int = 0
+    _choices: tuple[Choice, ...] = ()
+    expects_secret: bool = False
+    """The last reply asked for a password: read the next line without echo."""
+    _written: set[Path] = field(default_factory=set)
+
+    async def send_line(self, line: str) -> tuple[dict[str, Any], list[Outbound]]:
+        """Send one user line; returns its transcript entry and the bot's actions."""
+        inbound, entry = self._inbound(line.rstrip("\r\n"))
+        outbound = await self.handle(inbound)
+        if any(isinstance(o, Delete) and o.message_ref == inbound.message_ref for o in outbound):
+            entry = {"type": "user", "text": MASK}
+        for item in outbound:
+            if isinstance(item, Reply):
+                if item.choices:
+                    self._choices = item.choices
+                self.expects_secret = item.expects_secret
+        return entry, outbound
+
+    def save_document(self, document: SendDocument) -> Path:
+        """Write a document the bot sent into the output folder, never over another."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        name = Path(document.filename).name or "document"
+        path = self.out_dir / name
+        stem, suffix = path.stem, path.suffix
+        number = 1
+        while path.exists() or path in self._written:
+            number += 1
+            path = self.out_dir / f"{stem}-{number}{suffix}"
+        path.write_bytes(document.data)
+        path.chmod(0o600)
+        self._written.add(path)
+        return path
+
+    def _next_ref(self) -> str:
+        self._counter += 1
+        return str(self._counter)
+
+    def _inbound(self, line: str) -> tuple[Inbound, dict[str, Any]]:
+        inbound = partial(
+            Inbound, channel=Channel.CONSOLE, user_key=self.user_key, message_ref=self._next_ref()
+        )
+        stripped = line.strip()
+        if stripped.startswith("/upload"):
+            paths = _split(stripped[len("/upload") :])
+            if not paths:
+                raise ScriptError("/upload needs at least one file")
+            documents, oversized = self._read(paths)
+            entry = {"type": "user", "upload": [Path(p).name for p in paths]}
+            if oversized:
+                return inbound(unsupported=Unsupported.OVERSIZED), entry
+            return inbound(documents=documents), entry
+        if stripped.startswith("/press"):
+            choice = self._choice(stripped[len("/press") :].strip())
+            return inbound(button=choice.token), {"type": "user", "press": choice.label}
+        if stripped.isdigit() and self._choices and not self.expects_secret:
+            choice = self._choice(stripped)
+            return inbound(button=choice.token), {"type": "user", "press": choice.label}
+        if stripped.startswith("/") and len(stripped) > 1:
+            name, _, args = stripped[1:].partition(" ")
+            return inbound(command=name, args=args.strip()), {"type": "user", "text": line}
+        return inbound(text=line), {"type": "user", "text": line}
+
+    def _choice(self, which: str) -> Choice:
+        if not self._choices:
+            raise ScriptError("there is no message with buttons to press")
+        if which.isdigit():
+            index = int(which)
+            if not 1 <= index <= len(self._choices):
+                raise ScriptError(f"there is no button {index} (1-{len(self._choices)})")
+            return self._choices[index - 1]
+        for choice in self._choices:
+            if choice.label == which:
+                return choice
+        labels = ", ".join(c.label for c in self._choices)
+        raise ScriptError(f"no button labelled {which!r} (buttons: {labels})")
+
+    def _read(self, paths: list[str]) -> tuple[tuple[Document, ...], bool]:
+        documents = []
+        for name in paths:
+            path = Path(name).expanduser()
+            try:
+                if path.stat().st_size > self.upload_limit:
+                    return (), True
+                documents.append(Document(path.name, path.read_bytes()))
+            except OSError as err:
+                raise ScriptError(f"cannot read {name}: {err.strerror}") from err
+        return tuple(documents), False
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError as err:
+        raise ScriptError(f"cannot read the file names: {err}") from err
+
+
+def transcript_entries(user: ConsoleUser, outbound: list[Outbound]) -> list[dict[str, Any]]:
+    """The JSON-lines transcript of the bot's actions (documents are written to disk)."""
+    entries: list[dict[str, Any]] = []
+    for item in outbound:
+        if isinstance(item, Reply):
+            entries.append(
+                {"type": "text", "text": item.text, "buttons": [c.label for c in item.choices]}
+            )
+        elif isinstance(item, Delete):
+            entries.append({"type": "delete", "message": item.message_ref})
+        elif isinstance(item, SendDocument):
+            path = user.save_document(item)
+            entries.append({"type": "document", "filename": item.filename, "path": str(path)})
+        elif isinstance(item, OpenLink):
+            entries.append({"type": "link", "url": item.url, "label": item.label})
+    return entries
+
+
+async def run_script(user: ConsoleUser, script: Iterable[str], out: TextIO) -> None:
+    """Play a script: one user action per line, the transcript as JSON lines on `out`."""
+    for number, line in enumerate(script, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry, outbound = await user.send_line(line)
+        except ScriptError as err:
+            raise ScriptError(f"line {number}: {err}") from err
+        for record in (entry, *transcript_entries(user, outbound)):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+
+
+def render(user: ConsoleUser, outbound: list[Outbound]) -> str:
+    """The bot's actions as text for a person at a terminal."""
+    lines: list[str] = []
+    for item in outbound:
+        if isinstance(item, Reply):
+            lines.append(item.text)
+            lines.extend(f"  {i}. {c.label}" for i, c in enumerate(item.choices, start=1))
+        elif isinstance(item, Delete):
+            lines.append("  (비밀번호 메시지를 지웠어요 / password message deleted)")
+        elif isinstance(item, SendDocument):
+            lines.append(f"  [파일 / file] {user.save_document(item)}")
+        elif isinstance(item, OpenLink):
+            lines.append(f"  [{item.label}] {item.url}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""The conversation engine: one `Inbound` in, a list of `Outbound` out.
+
+For each message: take the user's lock (their messages run one at a time),
+check the rate limit, then in one write transaction load the user and their
+saved flow state, route the event to a flow, and save the state it returns.
+State lives in the database only, so a restart (or another instance)
+continues the same conversation; saves are optimistic, and a save that lost
+a race is retried once from the fresh state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Final
+
+from handlers import menu
+from handlers.flow import Command, Context, Event, Files, Flow, Other, Press, State, Text, Unhandled
+from handlers.locks import KeyedLocks
+from handlers.messages import Inbound, Outbound, Reply
+from handlers.ratelimit import RateLimiter
+from handlers.services import Services
+from storage import buttons, conversations, users
+from storage.errors import StaleState
+from storage.models import Channel
+
+COMMAND_FLOWS: Final = {
+    "start": "start",
+    "help": "help",
+    "menu": "help",
+    "lang": "lang",
+    "add": "add",
+    "certs": "certs",
+    "link": "link",
+    "renew": "renew",
+    "export": "export",
+    "remind": "remind",
+    "privacy": "privacy",
+    "deleteme": "privacy",
+}
+
+
+class Assistant:
+    """Handles inbound messages for every channel."""
+
+    def __init__(self, services: Services, flows: Sequence[Flow]) -> None:
+        self.services = services
+        self.flows: Mapping[str, Flow] = {flow.name: flow for flow in flows}
+        self._locks = KeyedLocks()
+        self._limiter = RateLimiter(services.settings.messages_per_minute)
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        key = (inbound.channel, inbound.user_key)
+        async with self._locks.hold(key):
+            now = self.services.clock()
+            if inbound.channel is not Channel.CONSOLE and not self._limiter.allow(key, now):
+                texts = self.services.catalog.texts(None)
+                return [Reply(texts("rate.limited"))]
+            try:
+                return await self._handle_once(inbound)
+            except StaleState:
+                return await self._handle_once(inbound)
+
+    async def _handle_once(self, inbound: Inbound) -> list[Outbound]:
+        services = self.services
+        now = services.clock()
+        async with services.database.write() as session:
+            user = await users.get_or_create(session, inbound.channel, inbound.user_key, now)
+            ctx = Context(services, session, user, services.catalog.texts(user.locale), now)
+            if not inbound.private:
+                _answer_in_group(ctx, inbound)
+                return ctx.out
+            saved = await conversations.load(
+                session, services.vault, inbound.channel, inbound.user_key
+            )
+            state = None
+            version = saved.version if saved else None
+            if saved is not None:
+                if saved.expires_at is not None and saved.expires_at <= now:
+                    ctx.say("session.expired")
+                else:
+                    state = State(saved.flow, saved.step, saved.data, saved.secret)
+            event = await self._event(ctx, inbound)
+            if event is not None:
+                new_state = await self._route(ctx, state, event)
+                await self._save(ctx, inbound, new_state, version)
+            return ctx.out
+
+    async def _event(self, ctx: Context, inbound: Inbound) -> Event | None:
+        if inbound.button is not None:
+            action = await buttons.resolve(
+                ctx.session, inbound.channel, inbound.user_key, inbound.button, ctx.now
+            )
+            if action is None:
+                ctx.say("button.not_found", *await menu.main_menu(ctx))
+                return None
+            return Press(action.name, action.payload)
+        if inbound.command is not None:
+            return Command(inbound.command.lower(), inbound.args)
+        if inbound.documents:
+            return Files(inbound.documents)
+        if inbound.text is not None:
+            return Text(inbound.text, inbound.message_ref)
+        return Other(inbound.unsupported.value if inbound.unsupported else "other")
+
+    async def _route(self, ctx: Context, state: State | None, event: Event) -> State | None:
+        if isinstance(event, Command):
+            if event.name == "cancel":
+                ctx.say("cancel.done" if state else "cancel.nothing", *await menu.main_menu(ctx))
+                return None
+            flow = self.flows.get(COMMAND_FLOWS.get(event.name, ""))
+            if flow is None:
+                return await self._fallback(ctx, state, "unknown.command")
+            return await flow.start(ctx, event)
+        if isinstance(event, Press) and (
+            state is None or event.flow != state.flow or event.verb == "start"
+        ):
+            flow = self.flows.get(event.flow)
+            if flow is None:
+                return await self._fallback(ctx, state, "button.not_found")
+            return await flow.start(ctx, event)
+        if state is not None and state.flow in self.flows:
+            try:
+                return await self.flows[state.flow].resume(ctx, state, event)
+            except Unhandled:
+                return await self._fallback(ctx, state, "unknown.in_flow")
+        if isinstance(event, Files) and "add" in self.flows:
+            return await self.flows["add"].start(ctx, event)
+        return await self._fallback(ctx, None, f"unknown.{_kind(event)}")
+
+    async def _fallback(self, ctx: Context, state: State | None, key: str) -> State | None:
+        """Never silence: say what we can do, show the menu, keep any flow in progress."""
+        ctx.say(key, *await menu.main_menu(ctx))
+        return state
+
+    async def _save(
+        self, ctx: Context, inbound: Inbound, state: State | None, version: int | None
+    ) -> None:
+        if state is None:
+            if version is not None:
+                await conversations.clear(ctx.session, inbound.channel, inbound.user_key)
+            return
+        idle = timedelta(minutes=self.services.settings.idle_minutes)
+        await conversations.save(
+            ctx.session,
+            self.services.vault,
+            inbound.channel,
+            inbound.user_key,
+            flow=state.flow,
+            step=state.step,
+            data=state.data,
+            secret=state.secret,
+            expected_version=version,
+            expires_at=ctx.now + idle,
+            now=ctx.now,
+        )
+
+
+def _answer_in_group(ctx: Context, inbound: Inbound) -> None:
+    """In a group certmate reads no files or passwords: it points to a private chat."""
+    if inbound.documents:
+        ctx.delete(inbound.message_ref)
+        ctx.say("group.file_removed")
+    elif inbound.command is not None:
+        ctx.say("group.private_only")
+
+
+def _kind(event: Event) -> str:
+    if isinstance(event, Text):
+        return "text"
+    if isinstance(event, Other):
+        return event.kind if event.kind in ("photo", "sticker", "oversized") else "other"
+    return "other"

@@ -1,0 +1,211 @@
+"""Export (/export): the files back, as an NPKI zip or as a PFX for iPhone and Mac.
+
+    [*] --> PICK_CERT : several certificates
+    [*] --> FORMAT : one (or chosen from its details)
+    FORMAT --> [*] : "NPKI (zip)" and the originals are NPKI files: the zip is sent
+    FORMAT --> CURRENT : "NPKI (zip)" for a certificate that came as a PFX (converted)
+    FORMAT --> NEW : "PFX": the password the PFX will have
+    NEW --> CURRENT : the certificate's own password, to open the key
+    CURRENT --> [*] : the file is sent (wrong password: retry, lockout after 5)
+
+The PFX password is asked first and held sealed for that one step, so that
+the certificate password, asked last, is used at once and never kept.
+Both messages are deleted from the chat. Every export is an audit event.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel
+
+import npki
+from handlers.flow import Context, Event, Press, State, Text, Unhandled
+from handlers.menu import main_menu
+from storage import attempts, audit, certificates
+from storage.errors import NotFound
+from storage.models import AuditAction, Certificate
+
+NAME: Final = "export"
+PFX_PASSWORD_MIN: Final = 6
+CA_FOLDERS: Final = {
+    "yessign": "yessign",
+    "kica": "KICA",
+    "signkorea": "SignKorea",
+    "crosscert": "CrossCert",
+    "tradesign": "TradeSign",
+    "ncasign": "NCASign",
+}
+_UNSAFE_NAME: Final = re.compile(r"[^\w.-]+")
+
+
+class Step(StrEnum):
+    PICK_CERT = "pick_cert"
+    FORMAT = "format"
+    NEW = "new"
+    CURRENT = "current"
+
+
+class Data(BaseModel):
+    certificate_id: int
+    target: str = ""
+    """`npki` or `pfx`."""
+
+
+class ExportFlow:
+    name = NAME
+
+    async def start(self, ctx: Context, event: Event) -> State | None:
+        chosen = event.payload.get("id") if isinstance(event, Press) else None
+        if isinstance(chosen, int):
+            return await _ask_format(ctx, chosen)
+        active = await certificates.list_active(ctx.session, ctx.user_id)
+        if not active:
+            ctx.say("export.none", *await main_menu(ctx))
+            return None
+        if len(active) == 1 and active[0].id is not None:
+            return await _ask_format(ctx, active[0].id)
+        choices = [
+            await ctx.button(
+                f"{row.holder} · {row.not_after.astimezone(ctx.zone).date().isoformat()}",
+                f"{NAME}:pick",
+                id=row.id,
+            )
+            for row in active
+        ]
+        ctx.say("export.pick", *choices)
+        return State(NAME, Step.PICK_CERT)
+
+    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
+        if isinstance(event, Press) and event.verb == "pick":
+            return await self.start(ctx, event)
+        if state.step == Step.PICK_CERT:
+            raise Unhandled
+        data = Data.model_validate(state.data)
+        row = await _certificate(ctx, data.certificate_id)
+        if row is None:
+            return None
+        if isinstance(event, Press) and event.verb in ("npki", "pfx"):
+            return await _chosen(ctx, row, event.verb)
+        if isinstance(event, Text) and state.step in (Step.NEW, Step.CURRENT):
+            ctx.delete(event.message_ref)  # a password: out of the chat first
+            if state.step == Step.NEW:
+                return _new_password(ctx, data, event.text)
+            return await _export_with_password(ctx, row, data, event.text, state.secret)
+        raise Unhandled
+
+
+async def _ask_format(ctx: Context, certificate_id: int) -> State | None:
+    row = await _certificate(ctx, certificate_id)
+    if row is None or row.id is None:
+        return None
+    ctx.say(
+        "export.ask_format",
+        await ctx.button("export.npki", f"{NAME}:npki"),
+        await ctx.button("export.pfx", f"{NAME}:pfx"),
+        holder=row.holder,
+    )
+    return State(NAME, Step.FORMAT, Data(certificate_id=row.id).model_dump())
+
+
+async def _chosen(ctx: Context, row: Certificate, target: str) -> State | None:
+    assert row.id is not None  # noqa: S101  (rows come from the database)
+    files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
+    if not row.has_private_key:
+        ctx.say("export.certificate_only")
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        return None
+    if target == "npki" and "signPri.key" in files:
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        return None
+    data = Data(certificate_id=row.id, target=target)
+    if target == "pfx":
+        ctx.ask_secret("export.ask_new_password", minimum=PFX_PASSWORD_MIN)
+        return State(NAME, Step.NEW, data.model_dump())
+    ctx.ask_secret("export.ask_current_password")
+    return State(NAME, Step.CURRENT, data.model_dump())
+
+
+def _new_password(ctx: Context, data: Data, text: str) -> State:
+    if len(text) < PFX_PASSWORD_MIN or "\x00" in text:
+        ctx.ask_secret("export.new_password_short", minimum=PFX_PASSWORD_MIN)
+        return State(NAME, Step.NEW, data.model_dump())
+    ctx.ask_secret("export.ask_current_password")
+    return State(NAME, Step.CURRENT, data.model_dump(), text.encode())
+
+
+async def _export_with_password(
+    ctx: Context, row: Certificate, data: Data, text: str, new_password: bytes | None
+) -> State | None:
+    assert row.id is not None  # noqa: S101
+    locked = await attempts.locked_until(ctx.session, ctx.user_id, row.fingerprint, ctx.now)
+    if locked is not None:
+        ctx.say("add.locked", *await main_menu(ctx), until=_hhmm(ctx, locked))
+        return None
+    files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
+    opened = _open(ctx, files, text.encode())
+    if opened is None:
+        verdict = await attempts.record_failure(ctx.session, ctx.user_id, row.fingerprint, ctx.now)
+        if verdict.locked_until is not None:
+            ctx.say("add.locked", *await main_menu(ctx), until=_hhmm(ctx, verdict.locked_until))
+            return None
+        ctx.ask_secret("add.wrong_password", tries=verdict.failures, max=attempts.MAX_FAILURES)
+        return State(NAME, Step.CURRENT, data.model_dump(), new_password)
+    await attempts.clear(ctx.session, ctx.user_id, row.fingerprint)
+    if data.target == "pfx" and new_password is not None:
+        pfx = npki.export_pfx(opened, new_password)
+        await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
+        ctx.say("export.pfx_sent")
+        return None
+    pair = npki.export_npki_pair(opened, text.encode())
+    converted = {"signCert.der": pair.sign_cert, "signPri.key": pair.sign_key}
+    await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, converted))
+    return None
+
+
+def _open(ctx: Context, files: dict[str, bytes], password: bytes) -> npki.OpenedCertificate | None:
+    try:
+        items = npki.open_bundle(files, password, limits=ctx.services.settings.limits)
+    except npki.WrongPassword:
+        return None
+    return next((item.opened for item in items if item.opened is not None), None)
+
+
+async def _send(ctx: Context, row: Certificate, filename: str, data: bytes) -> None:
+    """Send the file; every export is an audit event."""
+    ctx.send_document(filename, data)
+    await audit.record(ctx.session, ctx.user_id, AuditAction.EXPORT, ctx.now, row.fingerprint)
+    ctx.say("export.sent", filename=filename)
+
+
+def npki_zip(row: Certificate, files: dict[str, bytes]) -> bytes:
+    """The NPKI folder layout banking software expects: NPKI/<CA>/USER/<subject>/…"""
+    folder = f"NPKI/{CA_FOLDERS.get(row.ca, row.ca)}/USER/{row.subject}"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("signCert.der", "signPri.key", "kmCert.der", "kmPri.key"):
+            if name in files:
+                archive.writestr(f"{folder}/{name}", files[name])
+    return buffer.getvalue()
+
+
+async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
+    try:
+        return await certificates.get(ctx.session, ctx.user_id, certificate_id)
+    except NotFound:
+        ctx.say("button.not_found", *await main_menu(ctx))
+        return None
+
+
+def _file_stem(row: Certificate) -> str:
+    expiry = row.not_after.date().isoformat()
+    return _UNSAFE_NAME.sub("_", f"{row.holder}-{expiry}") or "certificate"
+
+
+def _hhmm(ctx: Context, moment: datetime) -> str:
+    return moment.astimezone(ctx.zone).strftime("%H:%M")

@@ -1,0 +1,58 @@
+"""Message catalogs: gettext `.po` files per language, Korean by default, English complete.
+
+Texts are looked up by a symbolic id (`start.greeting`) so that the Korean
+text is written as Korean, not translated from an English source string.
+Placeholders use `{name}` and are filled with `str.format`. The catalogs
+are read once, with Babel, when the assistant is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from babel.messages.pofile import read_po
+
+LOCALES: Final = ("ko", "en")
+DEFAULT_LOCALE: Final = "ko"
+CATALOGS: Final = Path(__file__).resolve().parent / "locale"
+
+
+class Texts:
+    """The texts of one language."""
+
+    def __init__(self, locale: str, messages: Mapping[str, str]) -> None:
+        self.locale = locale
+        self._messages = messages
+
+    def __call__(self, key: str, **values: Any) -> str:
+        return self._messages[key].format(**values) if values else self._messages[key]
+
+    def has(self, key: str) -> bool:
+        return key in self._messages
+
+
+class Catalog:
+    """Texts for every supported language."""
+
+    def __init__(self, texts: Mapping[str, Texts]) -> None:
+        self._texts = texts
+
+    def texts(self, locale: str | None) -> Texts:
+        return self._texts.get(locale or DEFAULT_LOCALE, self._texts[DEFAULT_LOCALE])
+
+    def keys(self, locale: str) -> set[str]:
+        return set(self._texts[locale]._messages)
+
+
+def load_catalog(folder: Path = CATALOGS) -> Catalog:
+    """Read `<folder>/<locale>.po` for every supported locale."""
+    texts = {}
+    for locale in LOCALES:
+        with (folder / f"{locale}.po").open("rb") as file:
+            catalog = read_po(file, locale=locale)
+        texts[locale] = Texts(
+            locale, {str(m.id): str(m.string) for m in catalog if m.id and m.string}
+        )
+    return Catalog(texts)

@@ -1,0 +1,195 @@
+"""Link an account (/link, 계좌 연결하기): where a certificate is registered.
+
+    [*] --> PICK_CERT : several certificates
+    [*] --> INSTITUTION : one certificate (or it was chosen from its details)
+    PICK_CERT --> INSTITUTION : a certificate pressed
+    INSTITUTION --> INSTITUTION : part of a name typed (matches shown), or "another way" (all)
+    INSTITUTION --> NUMBER : an institution pressed (or the only match typed)
+    NUMBER --> NICKNAME : account number typed (checked), or skipped
+    NICKNAME --> [*] : nickname typed, or skipped: linked
+
+The account number waits in the sealed part of the state until it is saved,
+itself sealed; only a masked form (110-***-***789) is ever shown.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel
+
+from handlers.flow import Context, Event, Press, State, Text, Unhandled
+from handlers.institutions import Institution
+from handlers.menu import main_menu
+from handlers.messages import Choice
+from storage import accounts, certificates
+from storage.errors import NotFound
+from storage.models import AccountKind
+
+NAME: Final = "link"
+POPULAR: Final = ("004", "088", "020", "081", "011", "003", "090", "092")
+NICKNAME_MAX: Final = 20
+
+
+class Step(StrEnum):
+    PICK_CERT = "pick_cert"
+    INSTITUTION = "institution"
+    NUMBER = "number"
+    NICKNAME = "nickname"
+
+
+class Data(BaseModel):
+    certificate_id: int | None = None
+    institution: str | None = None
+
+
+class LinkFlow:
+    name = NAME
+
+    async def start(self, ctx: Context, event: Event) -> State | None:
+        chosen = event.payload.get("id") if isinstance(event, Press) else None
+        if isinstance(chosen, int):
+            return await _ask_institution(ctx, Data(certificate_id=chosen))
+        active = await certificates.list_active(ctx.session, ctx.user_id)
+        if not active:
+            ctx.say("link.no_certificates", await ctx.button("menu.add", "add:start"))
+            return None
+        if len(active) == 1:
+            return await _ask_institution(ctx, Data(certificate_id=active[0].id))
+        choices = [
+            await ctx.button(
+                f"{row.holder} · {row.not_after.astimezone(ctx.zone).date().isoformat()}",
+                f"{NAME}:certificate",
+                id=row.id,
+            )
+            for row in active
+        ]
+        ctx.say("link.pick_certificate", *choices)
+        return State(NAME, Step.PICK_CERT)
+
+    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
+        data = Data.model_validate(state.data)
+        if isinstance(event, Press):
+            return await _press(ctx, state, data, event)
+        if not isinstance(event, Text):
+            raise Unhandled
+        text = event.text.strip()
+        if state.step == Step.INSTITUTION:
+            return await _search(ctx, data, text)
+        if state.step == Step.NUMBER:
+            try:
+                number = accounts.normalize_number(text)
+            except accounts.InvalidAccountNumber:
+                ctx.say("link.number_invalid", await _skip(ctx))
+                return state
+            return await _ask_nickname(ctx, data, number)
+        if state.step == Step.NICKNAME:
+            secret = state.secret.decode() if state.secret else None
+            await _save(ctx, data, secret, text[:NICKNAME_MAX] or None)
+            return None
+        raise Unhandled
+
+
+async def _press(ctx: Context, state: State, data: Data, event: Press) -> State | None:
+    if event.verb == "certificate" and isinstance(event.payload.get("id"), int):
+        return await _ask_institution(ctx, Data(certificate_id=event.payload["id"]))
+    if event.verb == "institution":
+        institution = ctx.services.directory.get(str(event.payload.get("code")))
+        if institution is None:
+            raise Unhandled
+        return await _ask_number(ctx, data, institution)
+    if event.verb == "kind":
+        return await _list(ctx, data, str(event.payload.get("kind")))
+    if event.verb == "all":
+        for kind in ("bank", "securities"):
+            await _list(ctx, data, kind)
+        return State(NAME, Step.INSTITUTION, data.model_dump())
+    if event.verb == "skip":
+        if state.step == Step.NUMBER:
+            return await _ask_nickname(ctx, data, None)
+        secret = state.secret.decode() if state.secret else None
+        await _save(ctx, data, secret, None)
+        return None
+    raise Unhandled
+
+
+async def _ask_institution(ctx: Context, data: Data) -> State:
+    directory = ctx.services.directory
+    popular = [i for code in POPULAR if (i := directory.get(code)) is not None]
+    choices = [await _institution_button(ctx, i) for i in popular]
+    choices.append(await ctx.button("link.securities", f"{NAME}:kind", kind="securities"))
+    choices.append(await ctx.button("link.another_way", f"{NAME}:all"))
+    ctx.say("link.ask_institution", *choices)
+    return State(NAME, Step.INSTITUTION, data.model_dump())
+
+
+async def _list(ctx: Context, data: Data, kind: str) -> State:
+    found = ctx.services.directory.by_kind(kind)  # type: ignore[arg-type]
+    if not found:
+        raise Unhandled
+    choices = [await _institution_button(ctx, i) for i in found]
+    ctx.say(f"link.list.{kind}", *choices)
+    return State(NAME, Step.INSTITUTION, data.model_dump())
+
+
+async def _search(ctx: Context, data: Data, text: str) -> State | None:
+    found = ctx.services.directory.search(text)
+    if len(found) == 1:
+        return await _ask_number(ctx, data, found[0])
+    if not found:
+        ctx.say("link.no_match", await ctx.button("link.another_way", f"{NAME}:all"), query=text)
+        return State(NAME, Step.INSTITUTION, data.model_dump())
+    choices = [await _institution_button(ctx, i) for i in found]
+    ctx.say("link.matches", *choices, query=text)
+    return State(NAME, Step.INSTITUTION, data.model_dump())
+
+
+async def _ask_number(ctx: Context, data: Data, institution: Institution) -> State:
+    data = data.model_copy(update={"institution": institution.code})
+    ctx.say("link.ask_number", await _skip(ctx), name=institution.name(ctx.texts.locale))
+    return State(NAME, Step.NUMBER, data.model_dump())
+
+
+async def _ask_nickname(ctx: Context, data: Data, number: str | None) -> State:
+    ctx.say("link.ask_nickname", await _skip(ctx))
+    return State(NAME, Step.NICKNAME, data.model_dump(), number.encode() if number else None)
+
+
+async def _save(ctx: Context, data: Data, number: str | None, nickname: str | None) -> None:
+    institution = ctx.services.directory.get(data.institution or "")
+    if institution is None or data.certificate_id is None:
+        raise Unhandled
+    try:
+        account = await accounts.link(
+            ctx.session,
+            ctx.services.vault,
+            ctx.user_id,
+            data.certificate_id,
+            institution_code=institution.code,
+            kind=AccountKind(institution.kind),
+            nickname=nickname,
+            number=number,
+            now=ctx.now,
+        )
+    except NotFound:
+        ctx.say("button.not_found", *await main_menu(ctx))
+        return
+    details = " ".join(filter(None, [account.nickname, account.number_masked]))
+    ctx.say(
+        "link.done",
+        await ctx.button("link.another", f"{NAME}:start", id=data.certificate_id),
+        *await main_menu(ctx),
+        name=institution.name(ctx.texts.locale),
+        details=f" ({details})" if details else "",
+    )
+
+
+async def _institution_button(ctx: Context, institution: Institution) -> Choice:
+    return await ctx.button(
+        institution.name(ctx.texts.locale), f"{NAME}:institution", code=institution.code
+    )
+
+
+async def _skip(ctx: Context) -> Choice:
+    return await ctx.button("link.skip", f"{NAME}:skip")

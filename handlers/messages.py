@@ -1,0 +1,94 @@
+"""What channels hand to the conversation core, and what it hands back.
+
+Adapters (Telegram, Kakao, console) translate platform events into one
+`Inbound` and render each `Outbound` in the platform's own form. Nothing
+here knows a chat library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from storage.models import Channel
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A file the user sent."""
+
+    name: str
+    data: bytes = field(repr=False)
+
+
+class Unsupported(StrEnum):
+    """Things a user can send that the core does not take."""
+
+    PHOTO = "photo"
+    STICKER = "sticker"
+    OVERSIZED = "oversized"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One user action: exactly one of text, command, button or documents (or unsupported)."""
+
+    channel: Channel
+    user_key: str
+    message_ref: str | None = None
+    """The platform's id of this message, so the core can ask to delete it."""
+    text: str | None = field(default=None, repr=False)
+    command: str | None = None
+    """Without the slash, lowercase: `start`, `add`, …"""
+    args: str = ""
+    button: str | None = None
+    """The opaque token of a pressed button."""
+    documents: tuple[Document, ...] = ()
+    unsupported: Unsupported | None = None
+    private: bool = True
+    """False in a group chat: certmate then reads no documents and no passwords."""
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button: what it says, and the opaque token it sends back."""
+
+    label: str
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Text to show, with optional buttons."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    expects_secret: bool = False
+    """The next message will be a password: channels that can hide typing should."""
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    """Delete a message of the user's (a typed password)."""
+
+    message_ref: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendDocument:
+    """Send a file (an export)."""
+
+    filename: str
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenLink:
+    """A link to open (the secure upload page)."""
+
+    url: str
+    label: str
+
+
+Outbound = Reply | Delete | SendDocument | OpenLink

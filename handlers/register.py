@@ -1,0 +1,306 @@
+"""Register a certificate (/add): files in, password checked, files kept sealed.
+
+    [*] --> COLLECT : /add, the menu, or files sent outside any flow
+    COLLECT --> COLLECT : a file whose partner is still missing (held sealed, 10 minutes)
+    COLLECT --> PASSWORD : certificate and key are both here (or a PFX)
+    COLLECT --> [*] : "reminders only" (the certificate alone is kept, no key, no password)
+    PASSWORD --> PASSWORD : wrong password (5 tries in 15 minutes), or the next one of a zip
+    PASSWORD --> [*] : all registered, locked out, or "reminders only"
+
+The password message is deleted before anything else is done with it, is
+used once in memory to open the key, and is never stored. Files waiting in
+the flow live only in the vault-sealed part of the conversation state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Final
+
+from pydantic import BaseModel
+
+import npki
+from handlers.flow import Context, Event, Files, Press, State, Text, Unhandled
+from handlers.menu import main_menu
+from handlers.present import facts_of, summary
+from handlers.renewal import show_checklist
+from storage import attempts, audit, certificates
+from storage.models import AuditAction, Certificate
+from storage.packing import pack_files, unpack_files
+
+NAME: Final = "add"
+HOLD: Final = timedelta(minutes=10)
+PFX_PREFIX: Final = "pfx:"
+
+
+class Step(StrEnum):
+    COLLECT = "collect"
+    PASSWORD = "password"  # noqa: S105  (a step name, not a password)
+
+
+class Data(BaseModel):
+    """What the flow remembers between messages (the files themselves are sealed apart)."""
+
+    held_until: datetime | None = None
+    pending: list[str] = []
+    """Fingerprints waiting for their password (`pfx:<sha256>` for a PFX)."""
+
+
+class RegisterFlow:
+    name = NAME
+
+    async def start(self, ctx: Context, event: Event) -> State | None:
+        if isinstance(event, Files):
+            return await _take_files(ctx, {}, event)
+        ctx.say("add.ask_files", await ctx.button("add.where_button", f"{NAME}:where"))
+        return _state(Step.COLLECT, Data(), {})
+
+    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
+        data = Data.model_validate(state.data)
+        held = unpack_files(state.secret) if state.secret else {}
+        if isinstance(event, Press):
+            return await _press(ctx, state, held, event)
+        if isinstance(event, Files):
+            if data.held_until is not None and data.held_until <= ctx.now:
+                ctx.say("add.held_expired")
+                held = {}
+            return await _take_files(ctx, held, event)
+        if isinstance(event, Text):
+            if state.step == Step.PASSWORD:
+                return await _try_password(ctx, data, held, event)
+            # Typed before any key arrived: it may well be the password. Remove it.
+            ctx.delete(event.message_ref)
+            ctx.say("add.files_first")
+            return state
+        raise Unhandled
+
+
+async def _press(ctx: Context, state: State, held: dict[str, bytes], event: Press) -> State | None:
+    if event.verb == "where":
+        ctx.say(f"add.where.{ctx.user.platform.value if ctx.user.platform else 'all'}")
+        return state
+    if event.verb == "reminders_only":
+        await _reminders_only(ctx, held)
+        return None
+    if event.verb == "start":
+        return await RegisterFlow().start(ctx, event)
+    raise Unhandled
+
+
+async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> State | None:
+    """Merge new files with the held ones and see what they make."""
+    files = held | {document.name: document.data for document in event.documents}
+    limits = ctx.services.settings.limits
+    try:
+        items = npki.open_bundle(files, None, limits=limits)
+    except npki.PasswordRequired:
+        return await _ask_password(ctx, files, [_pfx_subject(files)])
+    except npki.NpkiError as error:
+        ctx.say("add.unreadable", reason=error.message(ctx.texts.locale))
+        return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), held) if held else None
+    new = [item for item in items if not await _already_registered(ctx, item)]
+    if not items:
+        ctx.say("add.need_certificate")
+        return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), files)
+    if not new:
+        ctx.say("add.nothing_new", *await main_menu(ctx))
+        return None
+    with_key = [item for item in new if item.has_key]
+    if not with_key:
+        for item in new:
+            ctx.say_text(_summary(ctx, item.certificate))
+        ctx.say(
+            "add.need_key",
+            await ctx.button("add.reminders_only_button", f"{NAME}:reminders_only"),
+            minutes=int(HOLD.total_seconds() // 60),
+        )
+        return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), files)
+    if len(with_key) < len(new):
+        ctx.say("add.some_without_key", count=len(new) - len(with_key))
+    return await _ask_password(
+        ctx, files, [item.certificate.fingerprint_sha256 for item in with_key], with_key
+    )
+
+
+async def _ask_password(
+    ctx: Context,
+    files: dict[str, bytes],
+    pending: list[str],
+    items: list[npki.BundleItem] | None = None,
+) -> State | None:
+    open_pending = [subject for subject in pending if not await _locked(ctx, subject)]
+    if not open_pending:
+        return None
+    names = ", ".join(item.certificate.holder for item in items or [])
+    key = "add.ask_password_pfx" if open_pending[0].startswith(PFX_PREFIX) else "add.ask_password"
+    ctx.ask_secret(
+        key,
+        await ctx.button("add.reminders_only_button", f"{NAME}:reminders_only"),
+        holders=names,
+        count=len(open_pending),
+    )
+    return _state(Step.PASSWORD, Data(pending=open_pending), files)
+
+
+async def _try_password(
+    ctx: Context, data: Data, files: dict[str, bytes], event: Text
+) -> State | None:
+    ctx.delete(event.message_ref)  # first: the password leaves the chat at once
+    password = event.text.encode("utf-8")
+    if not password:
+        ctx.ask_secret("add.password_empty")
+        return _state(Step.PASSWORD, data, files)
+    pending = [subject for subject in data.pending if not await _locked(ctx, subject)]
+    if not pending:
+        return None
+    try:
+        items = npki.open_bundle(files, password, limits=ctx.services.settings.limits)
+    except npki.WrongPassword:
+        return await _wrong(ctx, files, pending)
+    except npki.NpkiError as error:
+        ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
+        return None
+    wrong: list[str] = []
+    for item in items:
+        subject = _subject(item, files)
+        if subject not in pending:
+            continue
+        if item.opened is not None:
+            await _register(ctx, item, subject)
+        elif isinstance(item.key_error, npki.KeyMismatch):
+            ctx.say("add.key_mismatch", holder=item.certificate.holder)
+        else:
+            wrong.append(subject)
+    if wrong:
+        return await _wrong(ctx, files, wrong)
+    ctx.say("add.all_done", *await main_menu(ctx))
+    return None
+
+
+async def _wrong(ctx: Context, files: dict[str, bytes], wrong: list[str]) -> State | None:
+    """Count a failure for each certificate the password did not open; lock at the limit."""
+    keep: list[str] = []
+    tries = 0
+    for subject in wrong:
+        verdict = await attempts.record_failure(ctx.session, ctx.user_id, subject, ctx.now)
+        if verdict.locked_until is not None:
+            ctx.say("add.locked", until=_local_time(ctx, verdict.locked_until))
+        else:
+            keep.append(subject)
+            tries = max(tries, verdict.failures)
+    if not keep:
+        ctx.say("add.stopped", *await main_menu(ctx))
+        return None
+    ctx.ask_secret("add.wrong_password", tries=tries, max=attempts.MAX_FAILURES)
+    return _state(Step.PASSWORD, Data(pending=keep), files)
+
+
+async def _register(ctx: Context, item: npki.BundleItem, subject: str) -> Certificate:
+    """Keep the certificate with its files sealed; a renewal retires its predecessor."""
+    facts = item.certificate
+    predecessor = await certificates.find_predecessor(ctx.session, ctx.user_id, facts)
+    row = await certificates.add(
+        ctx.session,
+        ctx.services.vault,
+        ctx.user_id,
+        facts,
+        item.files,
+        key_encryption=str(item.encryption) if item.opened else None,
+        now=ctx.now,
+    )
+    await attempts.clear(ctx.session, ctx.user_id, subject)
+    await audit.record(
+        ctx.session, ctx.user_id, AuditAction.UPLOAD, ctx.now, facts.fingerprint_sha256
+    )
+    ctx.say("add.registered", details=_summary(ctx, facts))
+    if predecessor is not None and predecessor.id is not None and row.id is not None:
+        await certificates.replace(ctx.session, ctx.user_id, predecessor.id, row.id, ctx.now)
+        await audit.record(
+            ctx.session, ctx.user_id, AuditAction.RENEW, ctx.now, facts.fingerprint_sha256
+        )
+        await show_checklist(ctx, row.id, after_renewal=True)
+    return row
+
+
+async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
+    """Keep only the public certificate: no key, no password, ever."""
+    try:
+        items = npki.open_bundle(files, None, limits=ctx.services.settings.limits)
+    except npki.PasswordRequired:
+        ctx.say("add.pfx_needs_password", *await main_menu(ctx))
+        return
+    except npki.NpkiError as error:
+        ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
+        return
+    registered = 0
+    for item in items:
+        if await _already_registered(ctx, item):
+            continue
+        await certificates.add(
+            ctx.session,
+            ctx.services.vault,
+            ctx.user_id,
+            item.certificate,
+            {"signCert.der": item.certificate.der},
+            key_encryption=None,
+            now=ctx.now,
+        )
+        await audit.record(
+            ctx.session,
+            ctx.user_id,
+            AuditAction.UPLOAD,
+            ctx.now,
+            item.certificate.fingerprint_sha256,
+        )
+        ctx.say("add.registered_reminders_only", details=_summary(ctx, item.certificate))
+        registered += 1
+    if not registered:
+        ctx.say("add.nothing_new", *await main_menu(ctx))
+        return
+    ctx.say("add.all_done", *await main_menu(ctx))
+
+
+async def _already_registered(ctx: Context, item: npki.BundleItem) -> bool:
+    fingerprint = item.certificate.fingerprint_sha256
+    existing = await certificates.find_by_fingerprint(ctx.session, ctx.user_id, fingerprint)
+    if existing is not None:
+        ctx.say("add.already_registered", holder=item.certificate.holder)
+        return True
+    return False
+
+
+async def _locked(ctx: Context, subject: str) -> bool:
+    until = await attempts.locked_until(ctx.session, ctx.user_id, subject, ctx.now)
+    if until is not None:
+        ctx.say("add.locked", until=_local_time(ctx, until))
+        return True
+    return False
+
+
+def _subject(item: npki.BundleItem, files: Mapping[str, bytes]) -> str:
+    """What the lockout counts against: the certificate, or for a PFX the file itself."""
+    if item.source == "pkcs12":
+        return _pfx_subject(files)
+    return item.certificate.fingerprint_sha256
+
+
+def _pfx_subject(files: Mapping[str, bytes]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(files[name])
+    return PFX_PREFIX + digest.hexdigest()[: 64 - len(PFX_PREFIX)]
+
+
+def _summary(ctx: Context, certificate: npki.Certificate) -> str:
+    return summary(facts_of(certificate), ctx.texts, ctx.now, ctx.zone)
+
+
+def _local_time(ctx: Context, moment: datetime) -> str:
+    return moment.astimezone(ctx.zone).strftime("%H:%M")
+
+
+def _state(step: Step, data: Data, files: Mapping[str, bytes]) -> State:
+    return State(NAME, step, data.model_dump(mode="json"), pack_files(files) if files else None)

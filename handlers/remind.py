@@ -1,0 +1,165 @@
+"""Reminder settings (/remind): when to be reminded, quiet hours, on/off.
+
+    [*] --> [*] : /remind (current settings, with buttons for each change)
+    [*] --> CUSTOM : "my own days" pressed
+    CUSTOM --> [*] : days typed (e.g. "30 10 3"), checked
+
+Thresholds are days before expiry (the expiry day itself and the day after
+are always reminded when reminders are on). Quiet hours are in the user's
+time zone; reminders due inside them wait until they end.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Final
+
+from handlers.flow import Context, Event, Press, State, Text, Unhandled
+from handlers.menu import main_menu
+from storage import certificates
+from storage.errors import NotFound
+
+NAME: Final = "remind"
+PRESETS: Final = ((30, 14, 7, 1), (30, 7, 1), (14, 7, 3, 1))
+QUIET_PRESETS: Final = (("21:00", "09:00"), ("22:00", "08:00"))
+DEFAULT_QUIET: Final = ("21:00", "09:00")
+MAX_DAYS: Final = 60
+MAX_THRESHOLDS: Final = 6
+_TIME: Final = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+
+
+class Step(StrEnum):
+    CUSTOM = "custom"
+
+
+class RemindFlow:
+    name = NAME
+
+    async def start(self, ctx: Context, event: Event) -> State | None:
+        if isinstance(event, Press) and event.verb != "start":
+            return await self._press(ctx, event)
+        await _show(ctx)
+        return None
+
+    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
+        if isinstance(event, Press):
+            return await self._press(ctx, event)
+        if isinstance(event, Text) and state.step == Step.CUSTOM:
+            days = parse_days(event.text)
+            if days is None:
+                ctx.say("remind.custom_invalid", maximum=MAX_DAYS, count=MAX_THRESHOLDS)
+                return state
+            _set_thresholds(ctx, days)
+            return None
+        raise Unhandled
+
+    async def _press(self, ctx: Context, event: Press) -> State | None:
+        payload = event.payload
+        if event.verb == "thresholds":
+            days = parse_days(" ".join(str(d) for d in payload.get("days", [])))
+            if days is None:
+                raise Unhandled
+            _set_thresholds(ctx, days)
+            return None
+        if event.verb == "custom":
+            ctx.say("remind.custom_ask", maximum=MAX_DAYS, count=MAX_THRESHOLDS)
+            return State(NAME, Step.CUSTOM)
+        if event.verb == "quiet":
+            start, end = str(payload.get("start")), str(payload.get("end"))
+            if not (_TIME.fullmatch(start) and _TIME.fullmatch(end)):
+                raise Unhandled
+            ctx.user.quiet_start, ctx.user.quiet_end = start, end
+        elif event.verb == "all":
+            ctx.user.reminders_enabled = bool(payload.get("on"))
+        elif event.verb == "certificate":
+            try:
+                row = await certificates.get(ctx.session, ctx.user_id, int(payload.get("id", 0)))
+            except NotFound:
+                ctx.say("button.not_found", *await main_menu(ctx))
+                return None
+            row.reminders_enabled = bool(payload.get("on"))
+            row.updated_at = ctx.now
+        else:
+            raise Unhandled
+        ctx.user.updated_at = ctx.now
+        ctx.say("remind.saved")
+        await _show(ctx)
+        return None
+
+
+def parse_days(text: str) -> tuple[int, ...] | None:
+    """`"30 14, 7 1"` → (30, 14, 7, 1); None unless 1–6 distinct whole days in 1..60."""
+    parts = [p for p in re.split(r"[\s,·/]+", text.strip()) if p]
+    if not parts or len(parts) > MAX_THRESHOLDS or not all(p.isdigit() for p in parts):
+        return None
+    days = sorted({int(p) for p in parts}, reverse=True)
+    if len(days) != len(parts) or not all(1 <= d <= MAX_DAYS for d in days):
+        return None
+    return tuple(days)
+
+
+def _set_thresholds(ctx: Context, days: tuple[int, ...]) -> None:
+    ctx.user.reminder_thresholds = list(days)
+    ctx.user.updated_at = ctx.now
+    ctx.say("remind.saved")
+
+
+async def _show(ctx: Context) -> None:
+    user = ctx.user
+    days = tuple(user.reminder_thresholds or ctx.services.settings.reminder_thresholds)
+    quiet_start = user.quiet_start or DEFAULT_QUIET[0]
+    quiet_end = user.quiet_end or DEFAULT_QUIET[1]
+    quiet = (
+        ctx.texts("remind.quiet_off")
+        if quiet_start == quiet_end
+        else ctx.texts("remind.quiet_range", start=quiet_start, end=quiet_end)
+    )
+    rows = await certificates.list_active(ctx.session, ctx.user_id)
+    per_certificate = "\n".join(
+        ctx.texts(
+            "remind.certificate_on" if row.reminders_enabled else "remind.certificate_off",
+            holder=row.holder,
+        )
+        for row in rows
+    )
+    choices = [
+        await ctx.button(_days_label(ctx, preset), f"{NAME}:thresholds", days=list(preset))
+        for preset in PRESETS
+    ]
+    choices.append(await ctx.button("remind.custom_button", f"{NAME}:custom"))
+    for start, end in QUIET_PRESETS:
+        label = ctx.texts("remind.quiet_button", start=start, end=end)
+        choices.append(await ctx.button(label, f"{NAME}:quiet", start=start, end=end))
+    choices.append(
+        await ctx.button("remind.quiet_off_button", f"{NAME}:quiet", start="00:00", end="00:00")
+    )
+    choices.append(
+        await ctx.button(
+            "remind.all_off" if user.reminders_enabled else "remind.all_on",
+            f"{NAME}:all",
+            on=not user.reminders_enabled,
+        )
+    )
+    for row in rows:
+        key = "remind.turn_off_for" if row.reminders_enabled else "remind.turn_on_for"
+        choices.append(
+            await ctx.button(
+                ctx.texts(key, holder=row.holder),
+                f"{NAME}:certificate",
+                id=row.id,
+                on=not row.reminders_enabled,
+            )
+        )
+    ctx.say(
+        "remind.settings",
+        *choices,
+        state=ctx.texts("remind.on" if user.reminders_enabled else "remind.off"),
+        days=_days_label(ctx, days),
+        quiet=quiet,
+        certificates=per_certificate or ctx.texts("remind.no_certificates"),
+    )
+
+
+def _days_label(ctx: Context, days: tuple[int, ...]) -> str:
+    return ctx.texts("remind.days", days="·".join(str(d) for d in days))

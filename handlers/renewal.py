@@ -1,0 +1,136 @@
+"""Renew (/renew, 인증서 갱신): the rules, the steps for the user's phone, then the checklist.
+
+    [*] --> PICK : /renew with several certificates (one: straight to the guide)
+    PICK --> GUIDE : a certificate pressed
+    GUIDE --> add.COLLECT : "register the renewed certificate" (or files sent)
+    any --> [*] : a checklist item ticked (stateless: the checklist is its own message)
+
+The renewed certificate is taken by the register flow, which recognises it
+as the renewal of the old one (same subject and CA, later expiry), moves the
+linked accounts to it marked "needs re-registration", retires the old one
+(files shredded, reminders cancelled) and shows the checklist built here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+from handlers.flow import Context, Event, Files, Press, State, Unhandled
+from handlers.menu import main_menu
+from handlers.present import Facts, Window, renewal_window, summary
+from storage import accounts, certificates
+from storage.errors import NotFound
+from storage.models import AccountState, Certificate
+
+NAME: Final = "renew"
+
+
+class Step(StrEnum):
+    PICK = "pick"
+    GUIDE = "guide"
+
+
+class RenewFlow:
+    name = NAME
+
+    async def start(self, ctx: Context, event: Event) -> State | None:
+        if isinstance(event, Press) and event.verb != "start":
+            return await self._press(ctx, event)
+        active = await certificates.list_active(ctx.session, ctx.user_id)
+        if not active:
+            ctx.say("renew.none", *await main_menu(ctx))
+            return None
+        if len(active) == 1:
+            return await _guide(ctx, active[0])
+        choices = [await ctx.button(_label(ctx, c), f"{NAME}:pick", id=c.id) for c in active]
+        ctx.say("renew.pick", *choices)
+        return State(NAME, Step.PICK)
+
+    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
+        if isinstance(event, Press):
+            return await self._press(ctx, event)
+        if isinstance(event, Files):
+            from handlers.register import RegisterFlow  # noqa: PLC0415  (flows hand over)
+
+            return await RegisterFlow().start(ctx, event)
+        raise Unhandled
+
+    async def _press(self, ctx: Context, event: Press) -> State | None:
+        if event.verb == "pick":
+            try:
+                certificate = await certificates.get(ctx.session, ctx.user_id, _id(event))
+            except NotFound:
+                ctx.say("button.not_found", *await main_menu(ctx))
+                return None
+            return await _guide(ctx, certificate)
+        if event.verb == "upload":
+            from handlers.register import RegisterFlow  # noqa: PLC0415
+
+            return await RegisterFlow().start(ctx, event)
+        if event.verb == "tick":
+            await _tick(ctx, event)
+            return None
+        raise Unhandled
+
+
+async def _guide(ctx: Context, certificate: Certificate) -> State:
+    """The rules for this certificate and the steps for the user's phone."""
+    window, _opens = renewal_window(certificate.not_after, ctx.now, ctx.zone)
+    ctx.say_text(summary(_facts(certificate), ctx.texts, ctx.now, ctx.zone))
+    ctx.say("renew.rules")
+    if window is Window.EXPIRED:
+        ctx.say("renew.expired_steps")
+    else:
+        platform = ctx.user.platform.value if ctx.user.platform else "all"
+        ctx.say(f"renew.steps.{platform}")
+    ctx.say("renew.then_upload", await ctx.button("renew.upload_button", f"{NAME}:upload"))
+    return State(NAME, Step.GUIDE)
+
+
+async def show_checklist(ctx: Context, certificate_id: int, *, after_renewal: bool) -> None:
+    """The institutions where the renewed certificate must still be registered, as buttons."""
+    linked = await accounts.list_for_certificate(ctx.session, ctx.user_id, certificate_id)
+    pending = [a for a in linked if a.state is AccountState.NEEDS_REGISTRATION]
+    if after_renewal:
+        ctx.say("renew.replaced")
+    if not pending:
+        done = "renew.checklist_empty" if after_renewal else "renew.checklist_done"
+        ctx.say(done, *await main_menu(ctx))
+        return
+    lines, choices = [], []
+    for account in pending:
+        institution = ctx.services.directory.get(account.institution_code)
+        name = institution.name(ctx.texts.locale) if institution else account.institution_code
+        label = f"{name} ({account.nickname})" if account.nickname else name
+        lines.append(f"☐ {label}")
+        choices.append(await ctx.button(f"✓ {label}", f"{NAME}:tick", id=account.id))
+    key = "renew.checklist" if after_renewal else "renew.checklist_left"
+    ctx.say(key, *choices, items="\n".join(lines))
+
+
+async def _tick(ctx: Context, event: Press) -> None:
+    """Tick one item off: the renewed certificate is registered there now."""
+    try:
+        account = await accounts.get(ctx.session, ctx.user_id, _id(event))
+    except NotFound:
+        ctx.say("button.not_found", *await main_menu(ctx))
+        return
+    await accounts.set_state(ctx.session, ctx.user_id, _id(event), AccountState.LINKED, ctx.now)
+    await show_checklist(ctx, account.certificate_id, after_renewal=False)
+
+
+def _facts(row: Certificate) -> Facts:
+    return Facts(row.holder, row.ca, row.usage, row.policy_oid, row.not_after)
+
+
+def _label(ctx: Context, row: Certificate) -> str:
+    expiry = row.not_after.astimezone(ctx.zone).date().isoformat()
+    return f"{row.holder} · {expiry}"
+
+
+def _id(event: Press) -> int:
+    value = event.payload.get("id")
+    if not isinstance(value, int):
+        raise Unhandled
+    return value

@@ -1,0 +1,38 @@
+"""Everything the conversation core needs, passed in explicitly (no module-level singletons)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import npki
+from handlers.i18n import Catalog
+from handlers.institutions import Directory
+from storage.database import Database
+from storage.vault import Vault
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, slots=True)
+class AssistantSettings:
+    """Tunables of the conversation core (from `[limits]` and friends)."""
+
+    limits: npki.Limits = field(default_factory=npki.Limits)
+    messages_per_minute: int = 20
+    idle_minutes: int = 15
+    """A flow left alone this long is forgotten (with a note at the next message)."""
+    button_days: int = 7
+    """How long a button keeps working."""
+    reminder_thresholds: tuple[int, ...] = (30, 14, 7, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    database: Database
+    vault: Vault
+    catalog: Catalog
+    directory: Directory
+    settings: AssistantSettings
+    clock: Clock

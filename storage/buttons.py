@@ -1,0 +1,73 @@
+"""Button tokens: a button sends an opaque token; what it means is kept here, per user.
+
+A token resolves only for the user it was issued to; a forged, foreign or
+expired token resolves to nothing, and the caller answers "not found".
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from storage.models import ButtonToken, Channel
+
+TOKEN_BYTES: Final = 16
+"""128 bits, 22 characters in base64url: well inside Telegram's 64-byte callback data."""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """What a pressed button asks for."""
+
+    name: str
+    payload: dict[str, Any]
+
+
+async def issue(
+    session: AsyncSession,
+    channel: Channel,
+    user_key: str,
+    action: Action,
+    expires_at: datetime,
+) -> str:
+    """A fresh token for `action`, valid for this user until `expires_at`."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(
+        ButtonToken(
+            token=token,
+            channel=channel,
+            user_key=user_key,
+            action=action.name,
+            payload=action.payload,
+            expires_at=expires_at,
+        )
+    )
+    return token
+
+
+async def resolve(
+    session: AsyncSession, channel: Channel, user_key: str, token: str, now: datetime
+) -> Action | None:
+    """The action behind `token` if it is this user's and still valid, else None."""
+    if not token or len(token) > 2 * TOKEN_BYTES:
+        return None
+    row = await session.scalar(
+        select(ButtonToken).where(
+            col(ButtonToken.token) == token,
+            col(ButtonToken.channel) == channel,
+            col(ButtonToken.user_key) == user_key,
+            col(ButtonToken.expires_at) > now,
+        )
+    )
+    return Action(row.action, dict(row.payload)) if row is not None else None
+
+
+async def prune(session: AsyncSession, now: datetime) -> None:
+    """Forget expired tokens."""
+    await session.execute(sa.delete(ButtonToken).where(col(ButtonToken.expires_at) <= now))
