@@ -12,14 +12,19 @@ A password, when given, is tried on every key: a key it does not open, or
 that does not belong to its certificate, is reported on that certificate
 (`BundleItem.key_error`) rather than raised, so one bad key does not hide
 the others. Anything unsafe or damaged refuses the whole bundle.
+
+Every file is read before any key is derived, so that the rounds all of
+them ask for together are checked against `Limits.kdf_total_iterations`
+first: one upload cannot make us derive keys for seconds.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import Enum, auto
+from functools import partial
 from typing import Final, Literal
 
 from npki._guard import guarded
@@ -27,9 +32,9 @@ from npki.archive import is_zip, read_zip
 from npki.certificate import Certificate, parse_certificate
 from npki.errors import KeyMismatch, MalformedInput, UnsafeInput, WrongPassword
 from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
-from npki.limits import DEFAULT_LIMITS, Limits
+from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_budget
 from npki.pair import OpenedCertificate, open_key
-from npki.pfx import looks_like_pfx, open_pfx
+from npki.pfx import CheckedPfx, check_pfx, looks_like_pfx, open_checked_pfx
 
 SIGN_CERT: Final = "signCert.der"
 SIGN_KEY: Final = "signPri.key"
@@ -93,6 +98,15 @@ class _Folder:
     km_key: _Entry | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    """A signing certificate read, its key not yet tried."""
+
+    kdf_iterations: int
+    """What trying its key with a password costs: the iteration counts it names."""
+    open: Callable[[bytes | None], BundleItem]
+
+
 @guarded
 def open_bundle(
     files: Mapping[str, bytes],
@@ -103,16 +117,18 @@ def open_bundle(
     """Every signing certificate in `files` (name → bytes), with keys opened by `password`."""
     entries = _expand(files, limits)
     pairs = _pairs(entries)
-    items: list[BundleItem] = []
+    found: list[_Found] = []
     for entry in entries:
         if entry.role is _Role.PFX:
-            items.append(_pfx_item(entry, password, limits))
+            found.append(_pfx_found(entry, limits))
         elif entry.role is _Role.SIGN_CERT:
             key, folder = pairs[id(entry)]
-            item = _npki_item(entry, key, folder, password, limits)
-            if item is not None:
-                items.append(item)
-    return _unique(items)
+            npki_found = _npki_found(entry, key, folder, limits)
+            if npki_found is not None:
+                found.append(npki_found)
+    if password is not None:
+        check_kdf_budget(sum(f.kdf_iterations for f in found), limits, "upload")
+    return _unique([f.open(password) for f in found])
 
 
 def _expand(files: Mapping[str, bytes], limits: Limits) -> list[_Entry]:
@@ -209,9 +225,7 @@ def _pairs(entries: list[_Entry]) -> dict[int, tuple[_Entry | None, _Folder]]:
     }
 
 
-def _npki_item(
-    cert: _Entry, key: _Entry | None, folder: _Folder, password: bytes | None, limits: Limits
-) -> BundleItem | None:
+def _npki_found(cert: _Entry, key: _Entry | None, folder: _Folder, limits: Limits) -> _Found | None:
     certificate = parse_certificate(cert.data, limits)
     if not certificate.is_signing:
         return None
@@ -225,34 +239,46 @@ def _npki_item(
                 files[KM_CERT] = folder.km_cert.data
             if folder.km_key is not None:
                 files[KM_KEY] = folder.km_key.data
-    opened: OpenedCertificate | None = None
-    key_error: WrongPassword | KeyMismatch | None = None
-    if key_file is not None and password is not None:
-        try:
-            opened = open_key(certificate, key_file, password, limits)
-        except (WrongPassword, KeyMismatch) as err:
-            key_error = err
-    return BundleItem(
+    item = BundleItem(
         certificate=certificate,
         source="npki" if key is not None else "certificate",
         path=cert.path,
         encryption=key_file.encryption if key_file else None,
         iterations=key_file.iterations if key_file else None,
         files=files,
-        opened=opened,
-        key_error=key_error,
     )
+    if key_file is None:
+        return _Found(0, lambda _password: item)
+    return _Found(key_file.iterations or 0, partial(_open_npki_key, item, key_file, limits))
 
 
-def _pfx_item(entry: _Entry, password: bytes | None, limits: Limits) -> BundleItem:
-    opened = open_pfx(entry.data, password, limits=limits)
+def _open_npki_key(
+    item: BundleItem, key_file: KeyFile, limits: Limits, password: bytes | None
+) -> BundleItem:
+    """`item` with its key opened by `password`, or the reason it did not open."""
+    if password is None:
+        return item
+    try:
+        opened = open_key(item.certificate, key_file, password, limits)
+    except (WrongPassword, KeyMismatch) as err:
+        return replace(item, key_error=err)
+    return replace(item, opened=opened)
+
+
+def _pfx_found(entry: _Entry, limits: Limits) -> _Found:
+    pfx = check_pfx(entry.data, limits)
+    return _Found(pfx.kdf_iterations, partial(_open_pfx, entry.path, pfx, limits))
+
+
+def _open_pfx(path: str, pfx: CheckedPfx, limits: Limits, password: bytes | None) -> BundleItem:
+    opened = open_checked_pfx(pfx, password, limits)
     return BundleItem(
         certificate=opened.certificate,
         source="pkcs12",
-        path=entry.path,
+        path=path,
         encryption=KeyEncryption.PKCS12,
         iterations=None,
-        files={_basename(entry.path): entry.data},
+        files={_basename(path): pfx.data},
         opened=opened,
     )
 

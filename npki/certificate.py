@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from npki import _asn1
@@ -17,6 +21,7 @@ from npki.limits import DEFAULT_LIMITS, Limits
 from npki.policies import CaCode, HolderType, Policy, Usage, ca_from_organization, policy_for
 
 _PEM_MARKER = b"-----BEGIN"
+_NONPOSITIVE_SERIAL_WARNING = "Parsed a serial number which wasn't positive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,7 @@ class Certificate:
     usage: Usage
     holder_type: HolderType
     serial: str
-    """Lowercase hex, no separators."""
+    """Lowercase hex, no separators; a negative serial as its DER two's-complement octets."""
     not_before: datetime
     not_after: datetime
     fingerprint_sha256: str
@@ -54,11 +59,12 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Certifica
     if len(data) > limits.upload_bytes:
         raise UnsafeInput("The certificate file is too large.", "인증서 파일이 너무 큽니다.")
     try:
-        if data.lstrip()[: len(_PEM_MARKER)] == _PEM_MARKER:
-            cert = x509.load_pem_x509_certificate(data)
-        else:
-            cert = x509.load_der_x509_certificate(first_element(data))
-        return _facts(cert)
+        with tolerating_nonpositive_serials():
+            if data.lstrip()[: len(_PEM_MARKER)] == _PEM_MARKER:
+                cert = x509.load_pem_x509_certificate(data)
+            else:
+                cert = x509.load_der_x509_certificate(first_element(data))
+            return _facts(cert)
     except MalformedInput:
         raise
     except (
@@ -71,6 +77,34 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Certifica
             "This is not a certificate file, or it is damaged.",
             "인증서 파일이 아니거나 손상되었습니다.",
         ) from err
+
+
+@contextmanager
+def tolerating_nonpositive_serials() -> Iterator[None]:
+    """Silence cryptography's warning about a zero or negative serial number, and only that.
+
+    RFC 5280 forbids such serials but CAs have issued them; cryptography still
+    reads them, warning when it loads the certificate and again when the serial
+    is read. A certificate we can read is not the user's problem, and a warning
+    made an error (`-W error`, pytest) would turn it into an unreadable file.
+    (`catch_warnings` is process-wide state: safe while one thread reads at a time.)
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", _NONPOSITIVE_SERIAL_WARNING, CryptographyDeprecationWarning
+        )
+        yield
+
+
+def _serial_hex(serial: int) -> str:
+    """`serial` in lowercase hex; a negative one as the two's-complement octets DER holds.
+
+    -1 is "ff", -0x1a is "e6", 0x1a2b3c is "1a2b3c": always hex digits, never a sign.
+    """
+    if serial >= 0:
+        return format(serial, "x")
+    size = (~serial).bit_length() // 8 + 1  # the fewest octets whose top bit is the sign
+    return serial.to_bytes(size, "big", signed=True).hex()
 
 
 def _facts(cert: x509.Certificate) -> Certificate:
@@ -90,7 +124,7 @@ def _facts(cert: x509.Certificate) -> Certificate:
         policy=policy,
         usage=policy.usage if policy else "unknown",
         holder_type=policy.holder_type if policy else "unknown",
-        serial=format(cert.serial_number, "x"),
+        serial=_serial_hex(cert.serial_number),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         fingerprint_sha256=cert.fingerprint(hashes.SHA256()).hex(),

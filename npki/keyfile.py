@@ -13,7 +13,8 @@ envelope is parsed here and decrypted with SEED or AES from `cryptography`:
 
 Iteration counts are checked against the limit before any key is derived.
 A password that yields bad padding or an undecodable PrivateKeyInfo is a
-wrong password: that is all the data can tell.
+wrong password: that is all the data can tell. The PBES2 reader here also
+opens PBES2-encrypted PFX safes (`npki.pfx`): one implementation of it.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from pyasn1.type import univ
 
 from npki import _asn1
+from npki._cbc import decrypt_cbc
 from npki._der import first_element
 from npki.errors import MalformedInput, UnsafeInput, UnsupportedFormat, WrongPassword
 from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_iterations
@@ -82,8 +84,22 @@ _PRFS: Final[dict[str, type[hashes.HashAlgorithm]]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Named:
+    """What a message names: the kind of file being read, in English and in Korean."""
+
+    en: str
+    ko: str
+
+
+_PRIVATE_KEY: Final = Named("private key", "개인키")
+
+
+@dataclass(frozen=True, slots=True)
 class KeyFile:
-    """A private key file, parsed but not decrypted. Holds no secret but the ciphertext."""
+    """A private key file (or a PBES2-encrypted PFX safe), parsed but not decrypted.
+
+    Holds no secret but the ciphertext.
+    """
 
     encryption: KeyEncryption
     iterations: int | None
@@ -116,8 +132,6 @@ def parse_key_file(data: bytes, limits: Limits = DEFAULT_LIMITS) -> KeyFile:
     oid = str(envelope["encryptionAlgorithm"]["algorithm"])
     params = _asn1.parameters_of(envelope["encryptionAlgorithm"])
     payload = bytes(envelope["encryptedData"])
-    if not payload or len(payload) % 16:
-        raise _damaged()
     if oid in (_asn1.OID_SEED_CBC_WITH_SHA1, _asn1.OID_SEED_CBC):
         seed = _asn1.decode(params, _asn1.SaltAndIterations())
         scheme = (
@@ -125,11 +139,12 @@ def parse_key_file(data: bytes, limits: Limits = DEFAULT_LIMITS) -> KeyFile:
             if oid == _asn1.OID_SEED_CBC_WITH_SHA1
             else KeyEncryption.SEED_CBC_LEGACY
         )
-        salt = _checked_salt(bytes(seed["salt"]))
+        salt = _checked_salt(bytes(seed["salt"]), _PRIVATE_KEY)
         iterations = check_kdf_iterations(int(seed["iterationCount"]), limits, "private key")
+        payload = _checked_payload(payload, _PRIVATE_KEY)
         return KeyFile(scheme, iterations, salt=salt, payload=payload)
     if oid == _asn1.OID_PBES2:
-        return _parse_pbes2(params, payload, limits)
+        return parse_pbes2(params, payload, limits)
     raise UnsupportedFormat(
         f"The private key uses an unsupported encryption ({oid}).",
         f"지원하지 않는 개인키 암호화 방식입니다({oid}).",
@@ -151,15 +166,20 @@ def decrypt_key_file(key_file: KeyFile, password: bytes) -> PlainKey:
     """
     if not key_file.is_encrypted:
         return read_private_key_info(key_file.payload)
-    key, iv, cipher = _derive(key_file, password)
-    decryptor = Cipher(cipher(key), modes.CBC(iv)).decryptor()
-    padded = decryptor.update(key_file.payload) + decryptor.finalize()
-    unpadder = padding.PKCS7(128).unpadder()
+    plain = decrypt_payload(key_file, password)
     try:
-        plain = unpadder.update(padded) + unpadder.finalize()
         return read_private_key_info(plain)
-    except (ValueError, MalformedInput) as err:
+    except MalformedInput as err:
         raise WrongPassword() from err
+
+
+def decrypt_payload(key_file: KeyFile, password: bytes) -> bytes:
+    """The plaintext under an encrypted `key_file` (or PBES2 PFX safe), padding removed.
+
+    Raises `WrongPassword` when the padding comes out wrong.
+    """
+    key, iv, cipher = _derive(key_file, password)
+    return decrypt_cbc(cipher(key), iv, key_file.payload)
 
 
 def read_private_key_info(data: bytes) -> PlainKey:
@@ -233,8 +253,8 @@ def pbkdf1_sha1(password: bytes, salt: bytes, iterations: int) -> bytes:
 # --- internals --------------------------------------------------------------
 
 
-def _damaged() -> MalformedInput:
-    return MalformedInput("The private key file is damaged.", "개인키 파일이 손상되었습니다.")
+def _damaged(what: Named) -> MalformedInput:
+    return MalformedInput(f"The {what.en} file is damaged.", f"{what.ko} 파일이 손상되었습니다.")
 
 
 def _try_decode_encrypted(der: bytes) -> _asn1.EncryptedPrivateKeyInfo | None:
@@ -247,36 +267,50 @@ def _try_decode_encrypted(der: bytes) -> _asn1.EncryptedPrivateKeyInfo | None:
     return value
 
 
-def _parse_pbes2(params: bytes, payload: bytes, limits: Limits) -> KeyFile:
+def parse_pbes2(
+    params: bytes, payload: bytes, limits: Limits, what: Named = _PRIVATE_KEY
+) -> KeyFile:
+    """Read PBES2 parameters (RFC 8018 A.4) and the `payload` they encrypt.
+
+    `what` names the file in messages: a private key, or a PFX whose safe
+    this is. The iteration count is checked before anything else is read.
+    """
     pbes2 = _asn1.decode(params, _asn1.PBES2Params())
     kdf = pbes2["keyDerivationFunc"]
     if str(kdf["algorithm"]) != _asn1.OID_PBKDF2:
         raise UnsupportedFormat(
-            "The private key uses an unsupported key derivation.",
-            "지원하지 않는 개인키 키 유도 방식입니다.",
+            f"The {what.en} uses an unsupported key derivation.",
+            f"지원하지 않는 {what.ko} 키 유도 방식입니다.",
         )
     pbkdf2 = _asn1.decode(_asn1.parameters_of(kdf), _asn1.PBKDF2Params())
-    iterations = check_kdf_iterations(int(pbkdf2["iterationCount"]), limits, "private key")
-    salt = _checked_salt(bytes(pbkdf2["salt"]))
+    iterations = check_kdf_iterations(int(pbkdf2["iterationCount"]), limits, what.en)
+    salt = _checked_salt(bytes(pbkdf2["salt"]), what)
     prf_oid = str(pbkdf2["prf"]["algorithm"]) if pbkdf2["prf"].isValue else None
     if prf_oid is not None and prf_oid not in _PRFS:
         raise UnsupportedFormat(
-            f"The private key uses an unsupported PRF ({prf_oid}).",
-            f"지원하지 않는 개인키 PRF입니다({prf_oid}).",
+            f"The {what.en} uses an unsupported PRF ({prf_oid}).",
+            f"지원하지 않는 {what.ko} PRF입니다({prf_oid}).",
         )
     scheme = pbes2["encryptionScheme"]
     cipher = _PBES2_CIPHERS.get(str(scheme["algorithm"]))
     if cipher is None:
         raise UnsupportedFormat(
-            f"The private key uses an unsupported cipher ({scheme['algorithm']}).",
-            f"지원하지 않는 개인키 암호입니다({scheme['algorithm']}).",
+            f"The {what.en} uses an unsupported cipher ({scheme['algorithm']}).",
+            f"지원하지 않는 {what.ko} 암호입니다({scheme['algorithm']}).",
         )
     if pbkdf2["keyLength"].isValue and int(pbkdf2["keyLength"]) != cipher.key_bytes:
-        raise _damaged()
+        raise _damaged(what)
     iv = bytes(_asn1.decode(_asn1.parameters_of(scheme), univ.OctetString()))
     if len(iv) != 16:
-        raise _damaged()
-    return KeyFile(cipher.scheme, iterations, salt=salt, iv=iv, prf_oid=prf_oid, payload=payload)
+        raise _damaged(what)
+    return KeyFile(
+        cipher.scheme,
+        iterations,
+        salt=salt,
+        iv=iv,
+        prf_oid=prf_oid,
+        payload=_checked_payload(payload, what),
+    )
 
 
 def _derive(
@@ -318,7 +352,14 @@ def _pbes2_params(key_file: KeyFile) -> bytes:
     return _asn1.encode(pbes2)
 
 
-def _checked_salt(salt: bytes) -> bytes:
+def _checked_salt(salt: bytes, what: Named) -> bytes:
     if not 1 <= len(salt) <= _MAX_SALT_BYTES:
-        raise _damaged()
+        raise _damaged(what)
     return salt
+
+
+def _checked_payload(payload: bytes, what: Named) -> bytes:
+    """Ciphertext of SEED or AES: one or more whole 16-byte blocks."""
+    if not payload or len(payload) % 16:
+        raise _damaged(what)
+    return payload

@@ -28,6 +28,15 @@ class Limits:
     """Highest uncompressed/compressed ratio of any zip entry."""
     kdf_iterations_max: int = 100_000
     """Highest key-derivation iteration count tried; above it the key is refused unread."""
+    kdf_total_iterations: int = 1_000_000
+    """Most key-derivation rounds one call may ask for, all keys and PFX layers together.
+
+    `kdf_iterations_max` bounds one key; a zip may hold 64 of them (~2 s at
+    100,000 rounds each). Real bundles need far less: a few keys at 2048
+    rounds, an exported PFX at 50,000. A million rounds is about 0.3 s of
+    CPU here (PBKDF1-SHA1 in Python, the slowest scheme), all one upload
+    may cost.
+    """
     rsa_bits_max: int = 4096
     """Largest RSA key accepted (signing with a huge key costs seconds)."""
 
@@ -49,3 +58,18 @@ def check_kdf_iterations(iterations: int, limits: Limits, what: str) -> int:
             f"키 유도 반복 횟수({iterations})가 허용 한도({limits.kdf_iterations_max})를 넘습니다.",
         )
     return iterations
+
+
+def check_kdf_budget(total: int, limits: Limits, what: str) -> None:
+    """Refuse, before any key derivation, a call that would take more than the total budget.
+
+    `total` sums the iteration counts of everything the call will derive;
+    `what` names the input in the English message ("PFX", "upload").
+    """
+    if total > limits.kdf_total_iterations:
+        raise UnsafeInput(
+            f"Opening this {what} takes {total} key-derivation rounds in all, "
+            f"more than the limit of {limits.kdf_total_iterations}.",
+            f"키 유도 반복 횟수의 합({total})이 "
+            f"허용 한도({limits.kdf_total_iterations})를 넘습니다.",
+        )

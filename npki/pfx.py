@@ -2,14 +2,18 @@
 
 `cryptography` opens SEED, 3DES and AES PFX files, but derives keys with
 whatever iteration count the file names. A hostile file could ask for
-billions, so the outer layers are walked first (PFX → AuthenticatedSafe →
-SafeContents) and every count checked against the limit before it is
-handed over. `cryptography` drops PKCS#8 attributes: a key read from a PFX
-has no randomNum.
+billions, so every count is checked against the limits before anything is
+handed over: the MAC's, each encrypted safe's and each shrouded key bag's,
+those in plain safes first (no password needed, fast), then, once the
+password is known, those inside encrypted safes, which are decrypted here
+for that (PBES2 with `npki.keyfile`'s reader, PKCS#12 PBE with
+`npki.pkcs12_pbe`). `cryptography` drops PKCS#8 attributes: a key read from
+a PFX has no randomNum.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,7 +22,7 @@ from pyasn1.type import univ
 
 from npki import _asn1
 from npki._guard import guarded
-from npki.certificate import parse_certificate
+from npki.certificate import parse_certificate, tolerating_nonpositive_serials
 from npki.errors import (
     MalformedInput,
     PasswordRequired,
@@ -26,15 +30,40 @@ from npki.errors import (
     UnsupportedFormat,
     WrongPassword,
 )
-from npki.keyfile import KeyEncryption, KeyFile
+from npki.keyfile import KeyEncryption, KeyFile, Named, decrypt_payload, parse_pbes2
 from npki.keymatch import check_key_matches, load_private_key
-from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_iterations
+from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_budget, check_kdf_iterations
 from npki.pair import OpenedCertificate
+from npki.pkcs12_pbe import (
+    Pkcs12Pbe,
+    bmp_password,
+    decrypt_pkcs12_pbe,
+    parse_pkcs12_pbe,
+)
 
 PFX_VERSION: Final = 3
 EXPORT_ITERATIONS: Final = 50_000
 """PBKDF2 rounds of exported PFX files: a user-chosen password deserves many."""
 _MAX_BAGS: Final = 64
+_MAX_SAFES: Final = 8
+"""Real PFX files hold two safes (certificates, then the key). Each encrypted
+safe costs a key derivation here and another in OpenSSL, so a file listing
+thousands of them (1 MiB holds ~7,000) is refused before any is tried."""
+_PFX: Final = Named("PFX", "PFX")
+
+EncryptedSafe = KeyFile | Pkcs12Pbe
+"""An encrypted safe, parsed: PBES2 (read as a key file's envelope is) or PKCS#12 PBE."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedPfx:
+    """A PFX whose layers readable without the password were walked and found within limits."""
+
+    data: bytes = field(repr=False)
+    encrypted_safes: tuple[EncryptedSafe, ...]
+    kdf_iterations: int
+    """The iteration counts readable without the password (MAC, encrypted safes,
+    key bags in plain safes), summed: the key derivation opening it asks for."""
 
 
 @guarded
@@ -42,13 +71,62 @@ def open_pfx(
     data: bytes, password: bytes | None, *, limits: Limits = DEFAULT_LIMITS
 ) -> OpenedCertificate:
     """Open a PFX: its certificate and key, the key proven to be the certificate's."""
+    return open_checked_pfx(check_pfx(data, limits), password, limits)
+
+
+def check_pfx(data: bytes, limits: Limits) -> CheckedPfx:
+    """Walk the unencrypted layers of a PFX and check every count in them; derives nothing."""
     if len(data) > limits.upload_bytes:
         raise UnsafeInput("The PFX file is too large.", "PFX 파일이 너무 큽니다.")
-    check_pfx_structure(data, limits)
+    pfx = _asn1.decode(data, _asn1.PFX())
+    if int(pfx["version"]) != PFX_VERSION:
+        raise MalformedInput("This is not a PFX file.", "PFX 파일이 아닙니다.")
+    iterations = 0
+    if pfx["macData"].isValue:
+        iterations += check_kdf_iterations(int(pfx["macData"]["iterations"]), limits, "PFX")
+    auth_safe = pfx["authSafe"]
+    if str(auth_safe["contentType"]) != _asn1.OID_PKCS7_DATA:
+        raise UnsupportedFormat(
+            "PFX files signed with a public key are not supported.",
+            "공개키로 서명된 PFX 파일은 지원하지 않습니다.",
+        )
+    safes = _asn1.decode(_data_content(auth_safe), _asn1.AuthenticatedSafe())
+    if len(safes) > _MAX_SAFES:
+        raise UnsafeInput(
+            f"The PFX holds {len(safes)} safes, more than the limit of {_MAX_SAFES}.",
+            f"PFX 파일의 저장 영역이 너무 많습니다({len(safes)}개, 한도 {_MAX_SAFES}개).",
+        )
+    encrypted: list[EncryptedSafe] = []
+    for content_info in safes:
+        kind = str(content_info["contentType"])
+        if kind == _asn1.OID_PKCS7_DATA:
+            bags = _asn1.decode(_data_content(content_info), _asn1.SafeContents())
+            iterations += _check_bags(bags, limits)
+        elif kind == _asn1.OID_PKCS7_ENCRYPTED_DATA:
+            safe = _encrypted_safe(content_info, limits)
+            encrypted.append(safe)
+            iterations += safe.iterations or 0
+        else:
+            raise UnsupportedFormat(
+                "This PFX uses a layout that is not supported.",
+                "지원하지 않는 구조의 PFX 파일입니다.",
+            )
+    check_kdf_budget(iterations, limits, "PFX")
+    return CheckedPfx(data, tuple(encrypted), iterations)
+
+
+def open_checked_pfx(pfx: CheckedPfx, password: bytes | None, limits: Limits) -> OpenedCertificate:
+    """Open a checked PFX: check the key bags inside its encrypted safes, then load it."""
     if password is None:
         raise PasswordRequired()
+    text = _password_text(password)
+    if text is None:
+        raise WrongPassword()  # no PFX can be encrypted under it
+    hidden = sum(_check_bags(_decrypt_safe(s, password, text), limits) for s in pfx.encrypted_safes)
+    check_kdf_budget(pfx.kdf_iterations + hidden, limits, "PFX")  # key bags seen only now
     try:
-        key, cert, _chain = pkcs12.load_key_and_certificates(data, password)
+        with tolerating_nonpositive_serials():
+            key, cert, _chain = pkcs12.load_key_and_certificates(pfx.data, password)
     except ValueError as err:
         # The structure parsed above, so a failure here is the MAC or a decryption.
         raise WrongPassword() from err
@@ -79,6 +157,11 @@ def export_pfx(
     opened: OpenedCertificate, password: bytes, *, iterations: int = EXPORT_ITERATIONS
 ) -> bytes:
     """A PFX of `opened` under `password`: AES-256-CBC, PBKDF2-HMAC-SHA256, SHA-256 MAC."""
+    if _password_text(password) is None:
+        raise MalformedInput(
+            "A PFX password must be plain text (UTF-8) without NUL characters.",
+            "PFX 비밀번호는 NUL 문자가 없는 일반 텍스트(UTF-8)여야 합니다.",
+        )
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
         .kdf_rounds(iterations)
@@ -104,37 +187,46 @@ def looks_like_pfx(data: bytes) -> bool:
     return int(pfx["version"]) == PFX_VERSION
 
 
-def check_pfx_structure(data: bytes, limits: Limits) -> None:
-    """Walk the unencrypted layers of a PFX and check every iteration count."""
-    pfx = _asn1.decode(data, _asn1.PFX())
-    if int(pfx["version"]) != PFX_VERSION:
-        raise MalformedInput("This is not a PFX file.", "PFX 파일이 아닙니다.")
-    if pfx["macData"].isValue:
-        check_kdf_iterations(int(pfx["macData"]["iterations"]), limits, "PFX")
-    auth_safe = pfx["authSafe"]
-    if str(auth_safe["contentType"]) != _asn1.OID_PKCS7_DATA:
-        raise UnsupportedFormat(
-            "PFX files signed with a public key are not supported.",
-            "공개키로 서명된 PFX 파일은 지원하지 않습니다.",
-        )
-    safes = _asn1.decode(_data_content(auth_safe), _asn1.AuthenticatedSafe())
-    for content_info in safes:
-        kind = str(content_info["contentType"])
-        if kind == _asn1.OID_PKCS7_DATA:
-            bags = _asn1.decode(_data_content(content_info), _asn1.SafeContents())
-            if len(bags) > _MAX_BAGS:
-                raise UnsafeInput()
-            for bag in bags:
-                _check_bag(bag, limits)
-        elif kind == _asn1.OID_PKCS7_ENCRYPTED_DATA:
-            encrypted = _asn1.decode(_explicit_content(content_info), _asn1.EncryptedData())
-            algorithm = encrypted["encryptedContentInfo"]["contentEncryptionAlgorithm"]
-            _check_algorithm(algorithm, limits)
-        else:
-            raise UnsupportedFormat(
-                "This PFX uses a layout that is not supported.",
-                "지원하지 않는 구조의 PFX 파일입니다.",
-            )
+def _password_text(password: bytes) -> str | None:
+    """`password` as text, or None when no PFX can be encrypted under it.
+
+    PKCS#12 feeds the password to its KDF as UTF-16 text (RFC 7292 B.1) and
+    OpenSSL takes it as a C string: bytes that are not UTF-8, or a NUL, have
+    no place in either.
+    """
+    if b"\x00" in password:
+        return None
+    try:
+        return password.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _encrypted_safe(content_info: Any, limits: Limits) -> EncryptedSafe:
+    """The encryption parameters and ciphertext of a pkcs7-encryptedData safe, counts checked."""
+    encrypted = _asn1.decode(_explicit_content(content_info), _asn1.EncryptedData())
+    info = encrypted["encryptedContentInfo"]
+    if not info["encryptedContent"].isValue:
+        raise MalformedInput("The PFX file is damaged.", "PFX 파일이 손상되었습니다.")
+    payload = bytes(info["encryptedContent"])
+    algorithm = info["contentEncryptionAlgorithm"]
+    oid = str(algorithm["algorithm"])
+    params = _asn1.parameters_of(algorithm)
+    if oid == _asn1.OID_PBES2:
+        return parse_pbes2(params, payload, limits, _PFX)
+    return parse_pkcs12_pbe(oid, params, payload, limits)  # refuses any other scheme
+
+
+def _decrypt_safe(safe: EncryptedSafe, password: bytes, text: str) -> Any:
+    """The SafeContents inside an encrypted safe; `WrongPassword` when it does not decrypt."""
+    if isinstance(safe, KeyFile):
+        plain = decrypt_payload(safe, password)
+    else:
+        plain = decrypt_pkcs12_pbe(safe, bmp_password(text))
+    try:
+        return _asn1.decode_exact(plain, _asn1.SafeContents())
+    except MalformedInput as err:
+        raise WrongPassword() from err
 
 
 def _explicit_content(content_info: Any) -> bytes:
@@ -149,30 +241,49 @@ def _data_content(content_info: Any) -> bytes:
     return bytes(octets)
 
 
-def _check_bag(bag: Any, limits: Limits) -> None:
+def _check_bags(bags: Any, limits: Limits) -> int:
+    """Check one SafeContents; the iteration counts of its shrouded key bags, summed."""
+    if len(bags) > _MAX_BAGS:
+        raise UnsafeInput(
+            f"A PFX safe holds {len(bags)} bags, more than the limit of {_MAX_BAGS}.",
+            f"PFX 파일에 든 항목이 너무 많습니다({len(bags)}개, 한도 {_MAX_BAGS}개).",
+        )
+    return sum(_check_bag(bag, limits) for bag in bags)
+
+
+def _check_bag(bag: Any, limits: Limits) -> int:
+    """Check one SafeBag: its iteration count if it is a shrouded key, else 0."""
     kind = str(bag["bagId"])
     if kind == _asn1.OID_PKCS12_SAFE_CONTENTS_BAG:
         raise UnsupportedFormat(
             "Nested PFX bags are not supported.", "중첩된 PFX 구조는 지원하지 않습니다."
         )
-    if kind == _asn1.OID_PKCS12_SHROUDED_KEY_BAG:
-        envelope = _asn1.decode(bytes(bag["bagValue"].asOctets()), _asn1.EncryptedPrivateKeyInfo())
-        _check_algorithm(envelope["encryptionAlgorithm"], limits)
+    if kind != _asn1.OID_PKCS12_SHROUDED_KEY_BAG:
+        return 0
+    envelope = _asn1.decode(bytes(bag["bagValue"].asOctets()), _asn1.EncryptedPrivateKeyInfo())
+    return _check_algorithm(envelope["encryptionAlgorithm"], limits)
 
 
-def _check_algorithm(algorithm: Any, limits: Limits) -> None:
-    """Check the iteration count of a PBES2 or PKCS#12 PBE AlgorithmIdentifier."""
+def _check_algorithm(algorithm: Any, limits: Limits) -> int:
+    """The checked iteration count of a shrouded key bag's PBES2 or PKCS#12 PBE algorithm.
+
+    Only the count: OpenSSL decrypts key bags, and reads more PKCS#12 PBE
+    schemes than `npki.pkcs12_pbe` does.
+    """
     oid = str(algorithm["algorithm"])
     params = _asn1.parameters_of(algorithm)
     if oid == _asn1.OID_PBES2:
         pbes2 = _asn1.decode(params, _asn1.PBES2Params())
         kdf = _asn1.decode(_asn1.parameters_of(pbes2["keyDerivationFunc"]), _asn1.PBKDF2Params())
-        check_kdf_iterations(int(kdf["iterationCount"]), limits, "PFX")
-    elif oid.startswith(_asn1.OID_PKCS12_PBE_PREFIX):
+        return check_kdf_iterations(int(kdf["iterationCount"]), limits, "PFX")
+    if oid.startswith(_asn1.OID_PKCS12_PBE_PREFIX):
         pbe = _asn1.decode(params, _asn1.SaltAndIterations())
-        check_kdf_iterations(int(pbe["iterationCount"]), limits, "PFX")
-    else:
-        raise UnsupportedFormat(
-            f"The PFX uses an unsupported encryption ({oid}).",
-            f"지원하지 않는 PFX 암호화 방식입니다({oid}).",
-        )
+        return check_kdf_iterations(int(pbe["iterationCount"]), limits, "PFX")
+    raise _unsupported_encryption(oid)
+
+
+def _unsupported_encryption(oid: str) -> UnsupportedFormat:
+    return UnsupportedFormat(
+        f"The PFX uses an unsupported encryption ({oid}).",
+        f"지원하지 않는 PFX 암호화 방식입니다({oid}).",
+    )

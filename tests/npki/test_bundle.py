@@ -182,3 +182,70 @@ def test_oversized_loose_file_is_refused(holder: Holder) -> None:
 def test_nothing_found_is_an_empty_list(seed_key: bytes) -> None:
     """A key without its certificate lists nothing (the caller says what is missing)."""
     assert npki.open_bundle({"signPri.key": seed_key}, PW) == []
+
+
+# --- total key-derivation work ----------------------------------------------------
+
+
+@pytest.fixture
+def no_derivation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every key derivation of a bundle fail the test."""
+    for name in (
+        "npki.pair.decrypt_key_file",
+        "npki.pfx.pkcs12.load_key_and_certificates",
+        "npki.pfx.decrypt_payload",
+        "npki.pfx.decrypt_pkcs12_pbe",
+    ):
+        monkeypatch.setattr(name, None)
+
+
+def _two_folders(holder: Holder, other_holder: Holder, seed_key: bytes) -> dict[str, bytes]:
+    """A zip of two NPKI folders, each key at 2048 rounds: 4096 for the bundle."""
+    other_key = factory.pbes2_key(other_holder.plain, PW)
+    files = {
+        f"{_folder(holder)}/signCert.der": holder.cert_der,
+        f"{_folder(holder)}/signPri.key": seed_key,
+        f"{_folder(other_holder)}/signCert.der": other_holder.cert_der,
+        f"{_folder(other_holder)}/signPri.key": other_key,
+    }
+    return {"npki.zip": factory.make_zip(files)}
+
+
+def test_keys_within_the_total_budget_open(
+    holder: Holder, other_holder: Holder, seed_key: bytes
+) -> None:
+    """Exactly the budget is allowed."""
+    limits = npki.Limits(kdf_total_iterations=4096)
+    items = npki.open_bundle(_two_folders(holder, other_holder, seed_key), PW, limits=limits)
+    assert [item.opened is not None for item in items] == [True, True]
+
+
+@pytest.mark.usefixtures("no_derivation")
+def test_keys_over_the_total_budget_are_refused_before_any_derivation(
+    holder: Holder, other_holder: Holder, seed_key: bytes
+) -> None:
+    """Each key is within kdf_iterations_max; together they are over: UnsafeInput, nothing tried."""
+    limits = npki.Limits(kdf_total_iterations=4095)
+    with pytest.raises(npki.UnsafeInput):
+        npki.open_bundle(_two_folders(holder, other_holder, seed_key), PW, limits=limits)
+
+
+@pytest.mark.usefixtures("no_derivation")
+def test_pfx_work_counts_towards_the_budget(
+    holder: Holder, other_holder: Holder, seed_key: bytes
+) -> None:
+    """A key (2048) and a PFX (MAC, safe, key bag: 6144) fit alone, not together."""
+    pfx = factory.openssl_pfx(other_holder.key, other_holder.cert, PW.decode(), cipher="aes")
+    files = {"signCert.der": holder.cert_der, "signPri.key": seed_key, "other.pfx": pfx}
+    with pytest.raises(npki.UnsafeInput):
+        npki.open_bundle(files, PW, limits=npki.Limits(kdf_total_iterations=8191))
+
+
+@pytest.mark.usefixtures("no_derivation")
+def test_without_a_password_the_budget_does_not_apply(
+    holder: Holder, other_holder: Holder, seed_key: bytes
+) -> None:
+    """Nothing is derived without a password, so nothing is counted."""
+    limits = npki.Limits(kdf_total_iterations=1)
+    items = npki.open_bundle(_two_folders(holder, other_holder, seed_key), None, limits=limits)
+    assert [item.iterations for item in items] == [2048, 2048]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ssl
 from datetime import UTC, datetime
 
 import pytest
@@ -179,3 +180,61 @@ def test_errors_speak_korean_and_english() -> None:
     assert caught.value.message("ko") != caught.value.message("en")
     assert caught.value.message("ko")
     assert str(caught.value) == caught.value.message_en
+
+
+# --- zero and negative serials (RFC 5280 forbids them; CAs have issued them) ---------
+
+_VERSION_3 = bytes.fromhex("a003020102")  # [0] { INTEGER 2 }: the serial comes right after
+
+
+def _with_serial(ca: factory.Authority, holder: Holder, content: bytes) -> bytes:
+    """The holder's certificate with its serial INTEGER's content octets set to `content`.
+
+    cryptography's builder refuses serials below 1, so the DER is patched; the
+    signature no longer verifies, which reading does not check.
+    """
+    template = factory.make_cert(ca, holder.key, serial=int.from_bytes(b"\x01" * len(content)))
+    original = factory.cert_der(template)
+    serial = bytes([0x02, len(content)]) + b"\x01" * len(content)
+    assert original.count(_VERSION_3 + serial) == 1
+    return original.replace(_VERSION_3 + serial, _VERSION_3 + serial[:2] + content)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("00", "0"),  # zero
+        ("ff", "ff"),  # -1
+        ("e6", "e6"),  # -0x1a
+        ("80", "80"),  # -128
+        ("ff7f", "ff7f"),  # -129: the sign needs a second octet
+        ("e5d4c4", "e5d4c4"),  # -0x1a2b3c
+        ("7f", "7f"),  # positive, for comparison
+    ],
+)
+@pytest.mark.parametrize("form", ["der", "pem"])
+def test_zero_or_negative_serial_reads_as_hex_without_a_warning(
+    ca: factory.Authority, holder: Holder, content: str, expected: str, form: str
+) -> None:
+    """A negative serial is the hex of its DER two's-complement octets; never a sign.
+
+    cryptography warns about such serials (an error under pytest's
+    filterwarnings=error, so a warning escaping would fail this test).
+    """
+    data = _with_serial(ca, holder, bytes.fromhex(content))
+    if form == "pem":
+        data = ssl.DER_cert_to_PEM_cert(data).encode()
+    assert npki.read_certificate(data).serial == expected
+
+
+def test_negative_serial_in_a_pair_and_a_pfx(
+    ca: factory.Authority, holder: Holder, seed_key: bytes
+) -> None:
+    """open_pair, export_pfx and open_pfx carry a negative serial through unchanged."""
+    cert_der = _with_serial(ca, holder, bytes.fromhex("e5d4c4"))
+    opened = npki.open_pair(cert_der, seed_key, factory.PASSWORD)
+    assert opened.certificate.serial == "e5d4c4"
+    pfx = npki.export_pfx(opened, b"pfx-pw", iterations=1000)
+    again = npki.open_pfx(pfx, b"pfx-pw")
+    assert again.certificate.serial == "e5d4c4"
+    assert again.certificate.der == cert_der

@@ -139,3 +139,56 @@ def test_pfx_bag_iterations_are_checked_even_when_the_mac_is_cheap(
     assert int(pfx["macData"]["iterations"]) <= 2048
     with pytest.raises(npki.UnsafeInput):
         npki.open_pfx(data, b"pw", limits=npki.Limits(kdf_iterations_max=2048))
+
+
+# --- passwords ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("password", [b"\x00", b"pfx-p@ss\x00", b"\xffpfx-p@ss", b"\xed\xa0\x80"])
+def test_password_that_cannot_be_a_pfx_password_is_wrong(
+    openssl_pfx: bytes, password: bytes
+) -> None:
+    """A NUL, or bytes that are not UTF-8 (a lone surrogate too), open no PFX: WrongPassword."""
+    with pytest.raises(npki.WrongPassword):
+        npki.open_pfx(openssl_pfx, password)
+
+
+@pytest.mark.parametrize("password", [b"\x00", b"new\x00pw", b"\xff\xfe", b"\xed\xa0\x80"])
+def test_export_refuses_a_password_no_pfx_can_carry(
+    holder: Holder, seed_key: bytes, password: bytes
+) -> None:
+    """export_pfx says why, in both languages, instead of writing a file nobody can open."""
+    opened = npki.open_pair(holder.cert_der, seed_key, factory.PASSWORD)
+    with pytest.raises(npki.MalformedInput) as refused:
+        npki.export_pfx(opened, password, iterations=1000)
+    assert "NUL" in refused.value.message("en")
+    assert "plain text" in refused.value.message("en")
+    assert "NUL" in refused.value.message("ko")
+
+
+@pytest.mark.parametrize("password", ["공동인증서1!", "p@ss😀"])
+@pytest.mark.parametrize("cipher", ["3des", "aes"])
+def test_pfx_with_a_non_ascii_password_opens(holder: Holder, password: str, cipher: str) -> None:
+    """Hangul, and a character outside the BMP, open legacy (RC2-40 safe) and AES files alike.
+
+    Our PKCS#12 PBE decryption must turn the password into the UTF-16 that OpenSSL does.
+    """
+    data = factory.openssl_pfx(holder.key, holder.cert, password, cipher=cipher)
+    assert npki.open_pfx(data, password.encode()).certificate.der == holder.cert_der
+    with pytest.raises(npki.WrongPassword):
+        npki.open_pfx(data, (password + "x").encode())
+
+
+# --- total key-derivation work ----------------------------------------------------
+
+
+def test_pfx_over_the_total_budget_is_refused_before_any_derivation(
+    openssl_pfx: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MAC, certificate safe and key bag ask 2048 rounds each: 6144 in all."""
+    limits = npki.Limits(kdf_total_iterations=6144)
+    assert npki.open_pfx(openssl_pfx, PFX_PW.encode(), limits=limits).certificate.holder == "홍길동"
+    for name in ("pkcs12.load_key_and_certificates", "decrypt_payload", "decrypt_pkcs12_pbe"):
+        monkeypatch.setattr(f"npki.pfx.{name}", None)  # any derivation now fails the test
+    with pytest.raises(npki.UnsafeInput):
+        npki.open_pfx(openssl_pfx, PFX_PW.encode(), limits=npki.Limits(kdf_total_iterations=6143))

@@ -556,18 +556,9 @@ def test_export_pfx_password_that_is_not_utf8_raises_an_npki_error(
         npki.export_pfx(opened["seed-cbc-sha1"], b"\xff\xfe", iterations=PFX_ITERATIONS)
 
 
-# --- bugs found while writing these properties (fail today) ---------------------
+# --- bugs found while writing these properties (fixed) --------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "open_pfx passes a password with a NUL byte to cryptography's pkcs12 loader, whose "
-        "Rust code panics (CString::new(...).unwrap() in openssl::pkcs12::parse2); the "
-        "pyo3_runtime.PanicException derives from BaseException, so npki._guard.guarded "
-        "(which catches Exception) lets it escape"
-    ),
-)
 @pytest.mark.parametrize("password", [b"\x00", b"p@ss\x00word"])
 @pytest.mark.parametrize("via", ["open_pfx", "open_bundle"])
 def test_open_pfx_password_with_nul_byte_raises_only_npki_errors(
@@ -586,14 +577,6 @@ def test_open_pfx_password_with_nul_byte_raises_only_npki_errors(
     pytest.fail("a NUL-byte password opened the PFX")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cryptography's pkcs12 loader fails on a non-UTF-8 password with a TypeError (not "
-        "ValueError), so npki.pfx.open_pfx does not turn it into WrongPassword and the guard "
-        "reports MalformedInput: a wrong password is told to the user as a damaged file"
-    ),
-)
 @pytest.mark.parametrize("source", PFX_SOURCES)
 def test_open_pfx_password_that_is_not_utf8_is_wrong_password(
     pfxs: dict[str, bytes], source: str
@@ -656,14 +639,6 @@ def _pfx(*safes: bytes) -> bytes:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "npki.pfx.check_pfx_structure checks the iteration count of shrouded key bags only "
-        "in plain pkcs7-data safes; a key bag inside an encrypted safe reaches OpenSSL "
-        "unchecked (2**31-1 rounds there cost minutes of CPU under the default limits)"
-    ),
-)
 def test_open_pfx_checks_key_bag_iterations_inside_encrypted_safes(holder: Holder) -> None:
     """A key bag asking for more rounds than the limit is refused even inside an encrypted safe."""
     limits = npki.Limits(kdf_iterations_max=5000)
@@ -674,14 +649,6 @@ def test_open_pfx_checks_key_bag_iterations_inside_encrypted_safes(holder: Holde
         npki.open_pfx(hostile, PASSWORD, limits=limits)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "npki.pfx.check_pfx_structure bounds bags per safe (_MAX_BAGS) but not the number of "
-        "safes in the AuthenticatedSafe; each encrypted safe costs one key derivation of up "
-        "to kdf_iterations_max rounds (200 safes x 100,000 rounds: ~2.4 s; 1 MiB holds ~7,000)"
-    ),
-)
 def test_open_pfx_bounds_the_number_of_encrypted_safes(holder: Holder) -> None:
     """A PFX listing 1000 encrypted safes (a real one has two) is refused as UnsafeInput."""
     plain_safe = der.seq(
