@@ -1,0 +1,114 @@
+"""Drive the real assistant through the console channel, in process, on a real SQLite file.
+
+`Chat` plays user lines exactly as `certmate chat --script` does and returns
+the transcript entries; the clock is a parameter that tests move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.channels.console import ConsoleUser, transcript_entries
+from handlers.assistant import Assistant
+from handlers.i18n import load_catalog
+from handlers.institutions import load_directory
+from handlers.messages import Inbound, Outbound
+from handlers.registry import all_flows
+from handlers.services import AssistantSettings, Services
+from storage import migrate
+from storage.database import Database
+from storage.keyring import KeyringFile
+from storage.vault import Vault
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class World:
+    """One deployment: a database, a key file, a clock, and the assistant over them."""
+
+    folder: Path
+    clock: Clock
+    database: Database = field(init=False)
+    assistant: Assistant = field(init=False)
+
+    async def start(self) -> None:
+        self.database = Database.connect(f"sqlite+aiosqlite:///{self.folder / 'certmate.db'}")
+        await migrate.upgrade(self.database)
+        self.assistant = self._assistant()
+
+    def _assistant(self) -> Assistant:
+        services = Services(
+            database=self.database,
+            vault=Vault(KeyringFile(self.folder / "master.key")),
+            catalog=load_catalog(),
+            directory=load_directory(),
+            settings=AssistantSettings(),
+            clock=self.clock,
+        )
+        return Assistant(services, all_flows())
+
+    def restart(self) -> None:
+        """A new process: nothing in memory survives, only the database and key file."""
+        self.assistant = self._assistant()
+
+    async def handle(self, inbound: Inbound) -> list[Outbound]:
+        return await self.assistant.handle(inbound)
+
+    async def close(self) -> None:
+        await self.database.close()
+
+    def chat(self, user: str = "console") -> Chat:
+        return Chat(self, user)
+
+
+class Chat:
+    """One console user talking to the world's assistant."""
+
+    def __init__(self, world: World, user: str) -> None:
+        self.world = world
+        self.console = ConsoleUser(
+            lambda inbound: world.assistant.handle(inbound),  # noqa: PLW0108  (restart swaps it)
+            user,
+            world.folder / "out",
+            upload_limit=1024 * 1024,
+        )
+        self.transcript: list[dict[str, Any]] = []
+
+    async def say(self, line: str) -> list[dict[str, Any]]:
+        """Send a line; returns the transcript entries (user entry first)."""
+        entry, outbound = await self.console.send_line(line)
+        entries = [entry, *transcript_entries(self.console, outbound)]
+        self.transcript.extend(entries)
+        return entries
+
+    async def upload(self, *paths: Path) -> list[dict[str, Any]]:
+        return await self.say("/upload " + " ".join(f"'{p}'" for p in paths))
+
+    async def press(self, label: str) -> list[dict[str, Any]]:
+        return await self.say(f"/press {label}")
+
+
+def texts(entries: list[dict[str, Any]]) -> str:
+    """All bot text of some entries, joined (for `in` checks)."""
+    return "\n".join(e["text"] for e in entries if e["type"] == "text")
+
+
+def buttons(entries: list[dict[str, Any]]) -> list[str]:
+    """The buttons of the last bot message that had any."""
+    for entry in reversed(entries):
+        if entry["type"] == "text" and entry["buttons"]:
+            return list(entry["buttons"])
+    return []

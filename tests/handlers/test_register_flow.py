@@ -1,0 +1,74 @@
+"""Registering a certificate through the console channel, end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.handlers.conftest import PASSWORD
+from tests.handlers.harness import World, buttons, texts
+
+
+async def test_pair_then_password_registers_and_masks_the_password(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """Both files, then the password: it is deleted, masked in the transcript, and the
+    summary shows holder, CA, usage, expiry with D-day and the open renewal window."""
+    chat = world.chat()
+    reply = await chat.upload(*pair_files)
+    assert "비밀번호" in texts(reply)
+    reply = await chat.say(PASSWORD)
+    assert reply[0] == {"type": "user", "text": "••••••"}
+    assert reply[1] == {"type": "delete", "message": "2"}
+    summary = texts(reply)
+    for part in ("홍길동", "금융결제원(yessign)", "은행/신용카드/보험용 개인", "2026-07-01", "D-30",
+                 "지금 갱신할 수 있어요"):  # fmt: skip
+        assert part in summary, part
+    assert PASSWORD not in str(chat.transcript)
+
+
+async def test_files_in_either_order_across_messages(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """The key first, then the certificate: the first is held and the bot says what it needs."""
+    cert, key = pair_files
+    chat = world.chat()
+    assert "signCert.der" in texts(await chat.upload(key))
+    assert "비밀번호" in texts(await chat.upload(cert))
+    assert "등록했어요" in texts(await chat.say(PASSWORD))
+
+
+async def test_wrong_password_then_lockout_after_five(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """Each wrong try counts; the fifth locks the certificate, even across a fresh upload."""
+    chat = world.chat()
+    await chat.upload(*pair_files)
+    for attempt in range(1, 5):
+        assert f"({attempt}/5)" in texts(await chat.say("wrong-password"))
+    assert "잠겼어요" in texts(await chat.say("wrong-password"))
+    await chat.upload(*pair_files)
+    assert "잠겼어요" in texts(await chat.say(PASSWORD)) or "잠겼어요" in texts(chat.transcript)
+    world.clock.advance(minutes=16)
+    await chat.upload(*pair_files)
+    assert "등록했어요" in texts(await chat.say(PASSWORD))
+
+
+async def test_reminders_only_keeps_no_key(world: World, pair_files: tuple[Path, Path]) -> None:
+    """The certificate alone, then 'reminders only': registered without key or password."""
+    cert, _key = pair_files
+    chat = world.chat()
+    reply = await chat.upload(cert)
+    assert "알림용으로만 등록" in buttons(reply)
+    assert "알림용으로 등록했어요" in texts(await chat.press("알림용으로만 등록"))
+    assert "이미 등록되어 있어요" in texts(await chat.upload(cert))
+
+
+async def test_restart_mid_flow_continues(world: World, pair_files: tuple[Path, Path]) -> None:
+    """The first file, a restart, the second file: the held file survived in the database."""
+    cert, key = pair_files
+    chat = world.chat()
+    await chat.upload(cert)
+    world.restart()
+    assert "비밀번호" in texts(await chat.upload(key))
+    world.restart()
+    assert "등록했어요" in texts(await chat.say(PASSWORD))
