@@ -35,6 +35,7 @@ class LimitsSettings:
     zip_uncompressed_bytes: int = npki.DEFAULT_LIMITS.zip_uncompressed_bytes
     zip_ratio: int = npki.DEFAULT_LIMITS.zip_ratio
     kdf_iterations_max: int = npki.DEFAULT_LIMITS.kdf_iterations_max
+    kdf_total_iterations: int = npki.DEFAULT_LIMITS.kdf_total_iterations
     messages_per_minute: int = 20
     """Per user, on chat channels (the console is not limited)."""
 
@@ -46,6 +47,7 @@ class LimitsSettings:
             zip_uncompressed_bytes=self.zip_uncompressed_bytes,
             zip_ratio=self.zip_ratio,
             kdf_iterations_max=self.kdf_iterations_max,
+            kdf_total_iterations=self.kdf_total_iterations,
         )
 
 

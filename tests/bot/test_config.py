@@ -25,6 +25,7 @@ DOCUMENTED_LIMITS = {
     "zip_uncompressed_bytes": 4 * MIB,
     "zip_ratio": 100,
     "kdf_iterations_max": 100_000,
+    "kdf_total_iterations": 1_000_000,
 }
 CHAT_LIMITS = {"messages_per_minute": 20}
 
