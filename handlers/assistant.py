@@ -40,6 +40,10 @@ COMMAND_FLOWS: Final = {
 }
 
 
+_SECRET_NEXT: Final = "_secret_next"
+"""Saved with a state whose last reply asked for a password."""
+
+
 class Assistant:
     """Handles inbound messages for every channel."""
 
@@ -76,10 +80,15 @@ class Assistant:
             state = None
             version = saved.version if saved else None
             if saved is not None:
+                data = dict(saved.data)
+                secret_next = bool(data.pop(_SECRET_NEXT, False))
                 if saved.expires_at is not None and saved.expires_at <= now:
+                    if secret_next and inbound.text is not None:
+                        # A password typed after the flow timed out: still take it off the chat.
+                        ctx.delete(inbound.message_ref)
                     ctx.say("session.expired")
                 else:
-                    state = State(saved.flow, saved.step, saved.data, saved.secret)
+                    state = State(saved.flow, saved.step, data, saved.secret)
             event = await self._event(ctx, inbound)
             if event is not None:
                 new_state = await self._route(ctx, state, event)
@@ -141,6 +150,9 @@ class Assistant:
                 await conversations.clear(ctx.session, inbound.channel, inbound.user_key)
             return
         idle = timedelta(minutes=self.services.settings.idle_minutes)
+        data = dict(state.data)
+        if any(isinstance(o, Reply) and o.expects_secret for o in ctx.out):
+            data[_SECRET_NEXT] = True
         await conversations.save(
             ctx.session,
             self.services.vault,
@@ -148,7 +160,7 @@ class Assistant:
             inbound.user_key,
             flow=state.flow,
             step=state.step,
-            data=state.data,
+            data=data,
             secret=state.secret,
             expected_version=version,
             expires_at=ctx.now + idle,

@@ -81,6 +81,7 @@ async def _delete_all(ctx: Context) -> None:
     """Delete the user and everything of theirs; the next message starts afresh."""
     kept = await _counts(ctx)
     await users.delete(ctx.session, ctx.user_id)
+    ctx.session.expunge(ctx.user)  # gone from the database; never flush it again
     ctx.say("privacy.deleted_all", **kept)
 
 

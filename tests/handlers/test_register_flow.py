@@ -72,3 +72,17 @@ async def test_restart_mid_flow_continues(world: World, pair_files: tuple[Path, 
     assert "비밀번호" in texts(await chat.upload(key))
     world.restart()
     assert "등록했어요" in texts(await chat.say(PASSWORD))
+
+
+async def test_a_password_typed_after_the_flow_timed_out_is_still_deleted(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """Asked for a password, away 16 minutes, then typed it: the message still leaves the chat."""
+    chat = world.chat()
+    await chat.upload(*pair_files)
+    world.clock.advance(minutes=16)
+    reply = await chat.say(PASSWORD)
+    assert reply[0] == {"type": "user", "text": "••••••"}
+    assert {"type": "delete", "message": "2"} in reply
+    assert "15분 동안 답이 없어서" in texts(reply)
+    assert "등록했어요" not in texts(reply)
