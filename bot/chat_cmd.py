@@ -38,7 +38,11 @@ async def _chat(args: argparse.Namespace, settings: Settings, start: datetime | 
         assistant = build_assistant(settings, database, clock_from(start))
         await migrate.upgrade(database)
         user = ConsoleUser(
-            assistant.handle, args.user, Path(args.out), settings.limits.upload_bytes
+            assistant.handle,
+            args.user,
+            Path(args.out),
+            settings.limits.upload_bytes,
+            interactive=args.script is None,
         )
         if args.script is not None:
             script = await asyncio.to_thread(Path(args.script).read_text, encoding="utf-8")

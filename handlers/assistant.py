@@ -17,7 +17,7 @@ from typing import Final
 from handlers import menu
 from handlers.flow import Command, Context, Event, Files, Flow, Other, Press, State, Text, Unhandled
 from handlers.locks import KeyedLocks
-from handlers.messages import Inbound, Outbound, Reply
+from handlers.messages import Delete, Inbound, Outbound, Reply
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services
 from storage import buttons, conversations, users
@@ -40,7 +40,7 @@ COMMAND_FLOWS: Final = {
 }
 
 
-_SECRET_NEXT: Final = "_secret_next"
+_SECRET_NEXT: Final = "_secret_next"  # noqa: S105  (a state field's name, not a secret)
 """Saved with a state whose last reply asked for a password."""
 
 
@@ -58,12 +58,27 @@ class Assistant:
         async with self._locks.hold(key):
             now = self.services.clock()
             if inbound.channel is not Channel.CONSOLE and not self._limiter.allow(key, now):
-                texts = self.services.catalog.texts(None)
-                return [Reply(texts("rate.limited"))]
+                return await self._limited(inbound)
             try:
                 return await self._handle_once(inbound)
             except StaleState:
                 return await self._handle_once(inbound)
+
+    async def _limited(self, inbound: Inbound) -> list[Outbound]:
+        """Too many messages: a polite note in the user's language, and nothing else done,
+        except taking a password off the chat if one was asked for."""
+        async with self.services.database.read() as session:
+            user = await users.find(session, inbound.channel, inbound.user_key)
+            saved = await conversations.load(
+                session, self.services.vault, inbound.channel, inbound.user_key
+            )
+        out: list[Outbound] = []
+        secret_asked = saved is not None and bool(saved.data.get(_SECRET_NEXT))
+        if secret_asked and inbound.text is not None and inbound.message_ref is not None:
+            out.append(Delete(inbound.message_ref))
+        texts = self.services.catalog.texts(user.locale if user else None)
+        out.append(Reply(texts("rate.limited")))
+        return out
 
     async def _handle_once(self, inbound: Inbound) -> list[Outbound]:
         services = self.services
@@ -79,6 +94,7 @@ class Assistant:
             )
             state = None
             version = saved.version if saved else None
+            secret_next = False
             if saved is not None:
                 data = dict(saved.data)
                 secret_next = bool(data.pop(_SECRET_NEXT, False))
@@ -92,7 +108,12 @@ class Assistant:
             event = await self._event(ctx, inbound)
             if event is not None:
                 new_state = await self._route(ctx, state, event)
-                await self._save(ctx, inbound, new_state, version)
+                # Still waiting for a password (asked now, or asked before and the step
+                # unchanged): remembered so a late or rate-limited password is deleted too.
+                waiting = any(isinstance(o, Reply) and o.expects_secret for o in ctx.out) or (
+                    secret_next and new_state is not None and new_state == state
+                )
+                await self._save(ctx, inbound, new_state, version, secret_next=waiting)
             return ctx.out
 
     async def _event(self, ctx: Context, inbound: Inbound) -> Event | None:
@@ -143,7 +164,13 @@ class Assistant:
         return state
 
     async def _save(
-        self, ctx: Context, inbound: Inbound, state: State | None, version: int | None
+        self,
+        ctx: Context,
+        inbound: Inbound,
+        state: State | None,
+        version: int | None,
+        *,
+        secret_next: bool,
     ) -> None:
         if state is None:
             if version is not None:
@@ -151,7 +178,7 @@ class Assistant:
             return
         idle = timedelta(minutes=self.services.settings.idle_minutes)
         data = dict(state.data)
-        if any(isinstance(o, Reply) and o.expects_secret for o in ctx.out):
+        if secret_next:
             data[_SECRET_NEXT] = True
         await conversations.save(
             ctx.session,

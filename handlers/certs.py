@@ -136,7 +136,7 @@ async def _block(ctx: Context, row: Certificate, link_count: int | None) -> str:
 
 async def _delete(ctx: Context, certificate_id: int) -> None:
     try:
-        row = await certificates.get(ctx.session, ctx.user_id, certificate_id)
+        row = await certificates.get_active(ctx.session, ctx.user_id, certificate_id)
     except NotFound:
         ctx.say("button.not_found", *await main_menu(ctx))
         return
@@ -151,7 +151,7 @@ async def _certificate(ctx: Context, event: Press) -> Certificate | None:
     if not isinstance(value, int):
         raise Unhandled
     try:
-        return await certificates.get(ctx.session, ctx.user_id, value)
+        return await certificates.get_active(ctx.session, ctx.user_id, value)
     except NotFound:
         ctx.say("button.not_found", *await main_menu(ctx))
         return None

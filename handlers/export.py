@@ -196,7 +196,7 @@ def npki_zip(row: Certificate, files: dict[str, bytes]) -> bytes:
 
 async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
     try:
-        return await certificates.get(ctx.session, ctx.user_id, certificate_id)
+        return await certificates.get_active(ctx.session, ctx.user_id, certificate_id)
     except NotFound:
         ctx.say("button.not_found", *await main_menu(ctx))
         return None

@@ -161,6 +161,7 @@ async def _save(ctx: Context, data: Data, number: str | None, nickname: str | No
     if institution is None or data.certificate_id is None:
         raise Unhandled
     try:
+        await certificates.get_active(ctx.session, ctx.user_id, data.certificate_id)
         account = await accounts.link(
             ctx.session,
             ctx.services.vault,

@@ -34,7 +34,7 @@ class PrivacyFlow:
             isinstance(event, Press) and event.verb == "delete_all"
         ):
             return await _confirm_all(ctx)
-        if isinstance(event, Press) and event.verb in ("delete_yes", "delete_no"):
+        if isinstance(event, Press) and event.verb in ("delete_one", "delete_yes", "delete_no"):
             return await self.resume(ctx, State(NAME, Step.CONFIRM_ALL), event)
         kept = await _counts(ctx)
         ctx.say(

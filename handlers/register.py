@@ -28,7 +28,7 @@ from handlers.menu import main_menu
 from handlers.present import facts_of, summary
 from handlers.renewal import show_checklist
 from storage import attempts, audit, certificates
-from storage.models import AuditAction, Certificate
+from storage.models import AuditAction
 from storage.packing import pack_files, unpack_files
 
 NAME: Final = "add"
@@ -164,20 +164,29 @@ async def _try_password(
         ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
         return None
     wrong: list[str] = []
+    checklist = False
     for item in items:
         subject = _subject(item, files)
         if subject not in pending:
             continue
         if item.opened is not None:
-            await _register(ctx, item, subject)
+            checklist |= await _register(ctx, item, subject, keep_key=True)
         elif isinstance(item.key_error, npki.KeyMismatch):
             ctx.say("add.key_mismatch", holder=item.certificate.holder)
         else:
             wrong.append(subject)
     if wrong:
         return await _wrong(ctx, files, wrong)
-    ctx.say("add.all_done", *await main_menu(ctx))
+    await _done(ctx, checklist)
     return None
+
+
+async def _done(ctx: Context, checklist: bool) -> None:
+    """The closing line: with the menu, unless a checklist's buttons must stay the latest."""
+    if checklist:
+        ctx.say("add.all_done")
+    else:
+        ctx.say("add.all_done", *await main_menu(ctx))
 
 
 async def _wrong(ctx: Context, files: dict[str, bytes], wrong: list[str]) -> State | None:
@@ -198,8 +207,9 @@ async def _wrong(ctx: Context, files: dict[str, bytes], wrong: list[str]) -> Sta
     return _state(Step.PASSWORD, Data(pending=keep), files)
 
 
-async def _register(ctx: Context, item: npki.BundleItem, subject: str) -> Certificate:
-    """Keep the certificate with its files sealed; a renewal retires its predecessor."""
+async def _register(ctx: Context, item: npki.BundleItem, subject: str, *, keep_key: bool) -> bool:
+    """Keep the certificate (sealed files, or the certificate alone); a renewal retires
+    its predecessor and shows the re-registration checklist (returns True then)."""
     facts = item.certificate
     predecessor = await certificates.find_predecessor(ctx.session, ctx.user_id, facts)
     row = await certificates.add(
@@ -207,22 +217,24 @@ async def _register(ctx: Context, item: npki.BundleItem, subject: str) -> Certif
         ctx.services.vault,
         ctx.user_id,
         facts,
-        item.files,
-        key_encryption=str(item.encryption) if item.opened else None,
+        item.files if keep_key else {"signCert.der": facts.der},
+        key_encryption=str(item.encryption) if keep_key else None,
         now=ctx.now,
     )
     await attempts.clear(ctx.session, ctx.user_id, subject)
     await audit.record(
         ctx.session, ctx.user_id, AuditAction.UPLOAD, ctx.now, facts.fingerprint_sha256
     )
-    ctx.say("add.registered", details=_summary(ctx, facts))
-    if predecessor is not None and predecessor.id is not None and row.id is not None:
-        await certificates.replace(ctx.session, ctx.user_id, predecessor.id, row.id, ctx.now)
-        await audit.record(
-            ctx.session, ctx.user_id, AuditAction.RENEW, ctx.now, facts.fingerprint_sha256
-        )
-        await show_checklist(ctx, row.id, after_renewal=True)
-    return row
+    key = "add.registered" if keep_key else "add.registered_reminders_only"
+    ctx.say(key, details=_summary(ctx, facts))
+    if predecessor is None or predecessor.id is None or row.id is None:
+        return False
+    await certificates.replace(ctx.session, ctx.user_id, predecessor.id, row.id, ctx.now)
+    await audit.record(
+        ctx.session, ctx.user_id, AuditAction.RENEW, ctx.now, facts.fingerprint_sha256
+    )
+    await show_checklist(ctx, row.id, after_renewal=True)
+    return True
 
 
 async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
@@ -236,31 +248,16 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
         ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
         return
     registered = 0
+    checklist = False
     for item in items:
         if await _already_registered(ctx, item):
             continue
-        await certificates.add(
-            ctx.session,
-            ctx.services.vault,
-            ctx.user_id,
-            item.certificate,
-            {"signCert.der": item.certificate.der},
-            key_encryption=None,
-            now=ctx.now,
-        )
-        await audit.record(
-            ctx.session,
-            ctx.user_id,
-            AuditAction.UPLOAD,
-            ctx.now,
-            item.certificate.fingerprint_sha256,
-        )
-        ctx.say("add.registered_reminders_only", details=_summary(ctx, item.certificate))
+        checklist |= await _register(ctx, item, item.certificate.fingerprint_sha256, keep_key=False)
         registered += 1
     if not registered:
         ctx.say("add.nothing_new", *await main_menu(ctx))
         return
-    ctx.say("add.all_done", *await main_menu(ctx))
+    await _done(ctx, checklist)
 
 
 async def _already_registered(ctx: Context, item: npki.BundleItem) -> bool:

@@ -74,7 +74,9 @@ class RemindFlow:
             ctx.user.reminders_enabled = bool(payload.get("on"))
         elif event.verb == "certificate":
             try:
-                row = await certificates.get(ctx.session, ctx.user_id, int(payload.get("id", 0)))
+                row = await certificates.get_active(
+                    ctx.session, ctx.user_id, int(payload.get("id", 0))
+                )
             except NotFound:
                 ctx.say("button.not_found", *await main_menu(ctx))
                 return None

@@ -59,7 +59,7 @@ class RenewFlow:
     async def _press(self, ctx: Context, event: Press) -> State | None:
         if event.verb == "pick":
             try:
-                certificate = await certificates.get(ctx.session, ctx.user_id, _id(event))
+                certificate = await certificates.get_active(ctx.session, ctx.user_id, _id(event))
             except NotFound:
                 ctx.say("button.not_found", *await main_menu(ctx))
                 return None

@@ -93,6 +93,14 @@ async def get(session: AsyncSession, owner_id: int, certificate_id: int) -> Cert
     return certificate
 
 
+async def get_active(session: AsyncSession, owner_id: int, certificate_id: int) -> Certificate:
+    """The owner's certificate if it is still active; `NotFound` for a replaced one too."""
+    certificate = await get(session, owner_id, certificate_id)
+    if certificate.status is not CertificateStatus.ACTIVE:
+        raise NotFound(f"certificate {certificate_id}")
+    return certificate
+
+
 async def find_by_fingerprint(
     session: AsyncSession, owner_id: int, fingerprint: str
 ) -> Certificate | None:
@@ -163,11 +171,21 @@ async def replace(
 
 
 async def delete(session: AsyncSession, owner_id: int, certificate_id: int) -> None:
-    """Delete a certificate: its sealed files, accounts and reminders go with it."""
+    """Delete a certificate and the ones it replaced: files, accounts, reminders go too."""
     await get(session, owner_id, certificate_id)
+    doomed = [certificate_id]
+    frontier = [certificate_id]
+    while frontier:
+        frontier = [
+            row.id
+            for current in frontier
+            for row in await predecessors(session, owner_id, current)
+            if row.id is not None and row.id not in doomed
+        ]
+        doomed.extend(frontier)
     await session.execute(
         sa.delete(Certificate).where(
-            col(Certificate.id) == certificate_id, col(Certificate.owner_id) == owner_id
+            col(Certificate.id).in_(doomed), col(Certificate.owner_id) == owner_id
         )
     )
     session.info[SHREDDED] = True

@@ -48,8 +48,13 @@ class ConsoleUser:
     user_key: str
     out_dir: Path
     upload_limit: int
+    interactive: bool = False
+    """A person at a terminal: a bare number or label presses a button of the latest reply."""
     _counter: int = 0
     _choices: tuple[Choice, ...] = ()
+    """The buttons of the most recent bot message that had any (for `/press`)."""
+    _latest: tuple[Choice, ...] = ()
+    """The buttons of the very latest reply (for typed numbers and labels)."""
     expects_secret: bool = False
     """The last reply asked for a password: read the next line without echo."""
     _written: set[Path] = field(default_factory=set)
@@ -64,6 +69,7 @@ class ConsoleUser:
             if isinstance(item, Reply):
                 if item.choices:
                     self._choices = item.choices
+                self._latest = item.choices
                 self.expects_secret = item.expects_secret
         return entry, outbound
 
@@ -103,13 +109,21 @@ class ConsoleUser:
         if stripped.startswith("/press"):
             choice = self._choice(stripped[len("/press") :].strip())
             return inbound(button=choice.token), {"type": "user", "press": choice.label}
-        if stripped.isdigit() and self._choices and not self.expects_secret:
-            choice = self._choice(stripped)
-            return inbound(button=choice.token), {"type": "user", "press": choice.label}
+        typed = self._typed_choice(stripped)
+        if typed is not None:
+            return inbound(button=typed.token), {"type": "user", "press": typed.label}
         if stripped.startswith("/") and len(stripped) > 1:
             name, _, args = stripped[1:].partition(" ")
             return inbound(command=name, args=args.strip()), {"type": "user", "text": line}
         return inbound(text=line), {"type": "user", "text": line}
+
+    def _typed_choice(self, text: str) -> Choice | None:
+        """Interactive only: a number or a label of the latest reply's buttons presses it."""
+        if not self.interactive or self.expects_secret or not self._latest:
+            return None
+        if text.isdigit() and 1 <= int(text) <= len(self._latest):
+            return self._latest[int(text) - 1]
+        return next((c for c in self._latest if c.label == text), None)
 
     def _choice(self, which: str) -> Choice:
         if not self._choices:
