@@ -18,10 +18,12 @@ from handlers.institutions import load_directory
 from handlers.messages import Inbound, Outbound
 from handlers.registry import all_flows
 from handlers.services import AssistantSettings, Services
-from storage import migrate
+from storage import migrate, users
 from storage.database import Database
 from storage.keyring import KeyringFile
+from storage.models import Channel
 from storage.vault import Vault
+from tests import factory
 
 
 @dataclass
@@ -73,6 +75,22 @@ class World:
     def chat(self, user: str = "console") -> Chat:
         return Chat(self, user)
 
+    async def user_id(
+        self, user: str = "console", channel: Channel = Channel.CONSOLE
+    ) -> int | None:
+        """The database id of a user, or None when there is no such user (yet, or any more)."""
+        async with self.database.read() as session:
+            row = await users.find(session, channel, user)
+            return row.id if row is not None else None
+
+    def disk_bytes(self, *, skip: tuple[Path, ...] = ()) -> dict[Path, bytes]:
+        """Every file under the world's folder (database, WAL, key file, out dir …), by path."""
+        return {
+            path: path.read_bytes()
+            for path in sorted(self.folder.rglob("*"))
+            if path.is_file() and path not in skip
+        }
+
 
 class Chat:
     """One console user talking to the world's assistant."""
@@ -99,6 +117,43 @@ class Chat:
 
     async def press(self, label: str) -> list[dict[str, Any]]:
         return await self.say(f"/press {label}")
+
+
+async def register(chat: Chat, *paths: Path, password: str | None = None) -> list[dict[str, Any]]:
+    """Upload files, then type the certificate password; returns all entries of both steps."""
+    reply = await chat.upload(*paths)
+    reply += await chat.say(password or factory.PASSWORD.decode())
+    assert "등록했어요" in texts(reply), reply
+    return reply
+
+
+async def register_reminders_only(chat: Chat, cert: Path) -> list[dict[str, Any]]:
+    """Upload a certificate alone and keep it for reminders only (no key, no password)."""
+    reply = await chat.upload(cert)
+    reply += await chat.press("알림용으로만 등록")
+    assert "알림용으로 등록했어요" in texts(reply), reply
+    return reply
+
+
+async def link_account(
+    chat: Chat,
+    institution: str,
+    *,
+    number: str | None = None,
+    nickname: str | None = None,
+    certificate: str | None = None,
+) -> list[dict[str, Any]]:
+    """/link, then the certificate (its button label, when there are several), the institution
+    typed (a name with one match, which goes straight on; not a bare code, which the console
+    reads as a button number), the number and the nickname (each skipped when None)."""
+    reply = await chat.say("/link")
+    if certificate is not None:
+        reply += await chat.press(certificate)
+    reply += await chat.say(institution)
+    reply += await (chat.say(number) if number is not None else chat.press("건너뛰기"))
+    reply += await (chat.say(nickname) if nickname is not None else chat.press("건너뛰기"))
+    assert "연결했어요" in texts(reply), reply
+    return reply
 
 
 def texts(entries: list[dict[str, Any]]) -> str:
