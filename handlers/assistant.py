@@ -153,7 +153,8 @@ class Assistant:
             try:
                 return await self.flows[state.flow].resume(ctx, state, event)
             except Unhandled:
-                return await self._fallback(ctx, state, "unknown.in_flow")
+                key = f"unknown.{_kind(event)}" if isinstance(event, Other) else "unknown.in_flow"
+                return await self._fallback(ctx, state, key)
         if isinstance(event, Files) and "add" in self.flows:
             return await self.flows["add"].start(ctx, event)
         return await self._fallback(ctx, None, f"unknown.{_kind(event)}")

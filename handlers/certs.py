@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Final
 
 from handlers.flow import Context, Event, Press, State, Text, Unhandled
-from handlers.menu import main_menu
-from handlers.present import Facts, summary
+from handlers.menu import certificate_choices, main_menu
+from handlers.present import row_facts, summary
 from storage import accounts, audit, certificates
 from storage.errors import NotFound
 from storage.models import AccountState, AuditAction, Certificate
@@ -86,10 +86,7 @@ async def show_list(ctx: Context) -> None:
     for row in active:
         linked = await accounts.list_for_certificate(ctx.session, ctx.user_id, row.id or 0)
         blocks.append(await _block(ctx, row, len(linked)))
-    choices = [
-        await ctx.button(f"{row.holder} · {_expiry(ctx, row)}", f"{NAME}:details", id=row.id)
-        for row in active
-    ]
+    choices = await certificate_choices(ctx, active, f"{NAME}:details")
     ctx.say("certs.list", *choices, items="\n\n".join(blocks))
 
 
@@ -125,8 +122,7 @@ async def show_details(ctx: Context, row: Certificate) -> None:
 
 
 async def _block(ctx: Context, row: Certificate, link_count: int | None) -> str:
-    facts = Facts(row.holder, row.ca, row.usage, row.policy_oid, row.not_after)
-    text = summary(facts, ctx.texts, ctx.now, ctx.zone)
+    text = summary(row_facts(row), ctx.texts, ctx.now, ctx.zone)
     state = "certs.reminders_state_on" if row.reminders_enabled else "certs.reminders_state_off"
     text += "\n" + ctx.texts(state)
     if link_count is not None:

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 import npki
 from handlers.flow import Context, Event, Press, State, Text, Unhandled
-from handlers.menu import main_menu
+from handlers.menu import certificate_choices, main_menu
 from storage import attempts, audit, certificates
 from storage.errors import NotFound
 from storage.models import AuditAction, Certificate
@@ -70,15 +70,7 @@ class ExportFlow:
             return None
         if len(active) == 1 and active[0].id is not None:
             return await _ask_format(ctx, active[0].id)
-        choices = [
-            await ctx.button(
-                f"{row.holder} · {row.not_after.astimezone(ctx.zone).date().isoformat()}",
-                f"{NAME}:pick",
-                id=row.id,
-            )
-            for row in active
-        ]
-        ctx.say("export.pick", *choices)
+        ctx.say("export.pick", *await certificate_choices(ctx, active, f"{NAME}:pick"))
         return State(NAME, Step.PICK_CERT)
 
     async def resume(self, ctx: Context, state: State, event: Event) -> State | None:

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from handlers.flow import Context, Event, Press, State, Text, Unhandled
 from handlers.institutions import Institution
-from handlers.menu import main_menu
+from handlers.menu import certificate_choices, main_menu
 from handlers.messages import Choice
 from storage import accounts, certificates
 from storage.errors import NotFound
@@ -57,14 +57,7 @@ class LinkFlow:
             return None
         if len(active) == 1:
             return await _ask_institution(ctx, Data(certificate_id=active[0].id))
-        choices = [
-            await ctx.button(
-                f"{row.holder} · {row.not_after.astimezone(ctx.zone).date().isoformat()}",
-                f"{NAME}:certificate",
-                id=row.id,
-            )
-            for row in active
-        ]
+        choices = await certificate_choices(ctx, active, f"{NAME}:certificate")
         ctx.say("link.pick_certificate", *choices)
         return State(NAME, Step.PICK_CERT)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from handlers.flow import Context
 from handlers.messages import Choice
+from storage.models import Certificate
 
 ENTRIES: Final = (
     ("menu.add", "add:start"),
@@ -22,3 +24,17 @@ ENTRIES: Final = (
 async def main_menu(ctx: Context) -> tuple[Choice, ...]:
     """Buttons for every flow, labelled in the user's language."""
     return tuple([await ctx.button(label, action) for label, action in ENTRIES])
+
+
+async def certificate_choices(
+    ctx: Context, rows: Sequence[Certificate], action: str
+) -> list[Choice]:
+    """One button per certificate, `홍길동 · 2026-07-01`, sending `action` with its id."""
+    return [
+        await ctx.button(
+            f"{row.holder} · {row.not_after.astimezone(ctx.zone).date().isoformat()}",
+            action,
+            id=row.id,
+        )
+        for row in rows
+    ]

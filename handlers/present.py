@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import npki
 from handlers.dates import d_day, local_date, long_date
 from handlers.i18n import Texts
+from storage.models import Certificate
 
 RENEWAL_OPENS_DAYS: Final = 30
 """Renewal is possible from 30 days before expiry until the expiry day (NPKI.md)."""
@@ -87,3 +88,7 @@ def facts_of(certificate: npki.Certificate) -> Facts:
         certificate.policy_oid,
         certificate.not_after,
     )
+
+
+def row_facts(row: Certificate) -> Facts:
+    return Facts(row.holder, row.ca, row.usage, row.policy_oid, row.not_after)

@@ -17,8 +17,8 @@ from enum import StrEnum
 from typing import Final
 
 from handlers.flow import Context, Event, Files, Press, State, Unhandled
-from handlers.menu import main_menu
-from handlers.present import Facts, Window, renewal_window, summary
+from handlers.menu import certificate_choices, main_menu
+from handlers.present import Window, renewal_window, row_facts, summary
 from storage import accounts, certificates
 from storage.errors import NotFound
 from storage.models import AccountState, Certificate
@@ -43,8 +43,7 @@ class RenewFlow:
             return None
         if len(active) == 1:
             return await _guide(ctx, active[0])
-        choices = [await ctx.button(_label(ctx, c), f"{NAME}:pick", id=c.id) for c in active]
-        ctx.say("renew.pick", *choices)
+        ctx.say("renew.pick", *await certificate_choices(ctx, active, f"{NAME}:pick"))
         return State(NAME, Step.PICK)
 
     async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
@@ -77,7 +76,7 @@ class RenewFlow:
 async def _guide(ctx: Context, certificate: Certificate) -> State:
     """The rules for this certificate and the steps for the user's phone."""
     window, _opens = renewal_window(certificate.not_after, ctx.now, ctx.zone)
-    ctx.say_text(summary(_facts(certificate), ctx.texts, ctx.now, ctx.zone))
+    ctx.say_text(summary(row_facts(certificate), ctx.texts, ctx.now, ctx.zone))
     ctx.say("renew.rules")
     if window is Window.EXPIRED:
         ctx.say("renew.expired_steps")
@@ -118,15 +117,6 @@ async def _tick(ctx: Context, event: Press) -> None:
         return
     await accounts.set_state(ctx.session, ctx.user_id, _id(event), AccountState.LINKED, ctx.now)
     await show_checklist(ctx, account.certificate_id, after_renewal=False)
-
-
-def _facts(row: Certificate) -> Facts:
-    return Facts(row.holder, row.ca, row.usage, row.policy_oid, row.not_after)
-
-
-def _label(ctx: Context, row: Certificate) -> str:
-    expiry = row.not_after.astimezone(ctx.zone).date().isoformat()
-    return f"{row.holder} · {expiry}"
 
 
 def _id(event: Press) -> int:

@@ -283,13 +283,20 @@ def openssl_pfx(
     key: rsa.RSAPrivateKey, cert: x509.Certificate, password: str, *, cipher: str
 ) -> bytes:
     """A PFX written by the `openssl` command: cipher `seed`, `3des` or `aes`."""
-    openssl = shutil.which("openssl")
-    assert openssl, "the openssl command is needed to make PFX test files"
     options = {
         "seed": ["-legacy", "-keypbe", "SEED-CBC", "-certpbe", "SEED-CBC"],
         "3des": ["-legacy"],
         "aes": ["-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC"],
     }[cipher]
+    return openssl_pkcs12(key, cert, password, *options)
+
+
+def openssl_pkcs12(
+    key: rsa.RSAPrivateKey, cert: x509.Certificate, password: str, *options: str
+) -> bytes:
+    """`openssl pkcs12 -export` of `key` and `cert` under `password`, with `options` added."""
+    openssl = shutil.which("openssl")
+    assert openssl, "the openssl command is needed to make PFX test files"
     with tempfile.TemporaryDirectory() as folder:
         key_path, cert_path, out = (Path(folder) / n for n in ("k.pem", "c.pem", "o.pfx"))
         key_path.write_bytes(

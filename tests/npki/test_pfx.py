@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -69,34 +68,17 @@ def _openssl_info(data: bytes, password: str) -> str:
     return result.stderr.decode() + result.stdout.decode()
 
 
-def _pfx_with_iterations(holder: Holder, tmp_path: Path, iterations: int) -> bytes:
+def _pfx_with_iterations(holder: Holder, iterations: int) -> bytes:
     """A PFX whose bags and MAC both use `iterations` (openssl's -iter sets both)."""
-    openssl = shutil.which("openssl")
-    assert openssl
-    (tmp_path / "k.pem").write_bytes(
-        holder.key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    (tmp_path / "c.pem").write_bytes(holder.cert.public_bytes(serialization.Encoding.PEM))
-    subprocess.run(
-        [openssl, "pkcs12", "-export", "-inkey", str(tmp_path / "k.pem"), "-in",
-         str(tmp_path / "c.pem"), "-out", str(tmp_path / "o.pfx"), "-passout", "pass:pw",
-         "-iter", str(iterations)],
-        check=True,
-        capture_output=True,
-    )  # fmt: skip
-    data = (tmp_path / "o.pfx").read_bytes()
+    data = factory.openssl_pkcs12(holder.key, holder.cert, "pw", "-iter", str(iterations))
     pfx = _asn1.decode(data, _asn1.PFX())
     assert int(pfx["macData"]["iterations"]) == iterations
     return data
 
 
-def test_pfx_iteration_count_over_the_limit_is_refused_fast(holder: Holder, tmp_path: Path) -> None:
+def test_pfx_iteration_count_over_the_limit_is_refused_fast(holder: Holder) -> None:
     """Counts in the MAC and the bags are checked before cryptography derives anything."""
-    data = _pfx_with_iterations(holder, tmp_path, 3000)
+    data = _pfx_with_iterations(holder, 3000)
     limits = npki.Limits(kdf_iterations_max=2048)
     started = time.perf_counter()
     with pytest.raises(npki.UnsafeInput):

@@ -21,7 +21,6 @@ import npki
 from npki.pkcs12_pbe import bmp_password, pkcs12_kdf
 from tests import der, factory
 from tests.conftest import Holder
-from tests.npki import openssl
 
 PASSWORD = factory.PASSWORD
 LIMITS = npki.Limits(kdf_iterations_max=5000)
@@ -195,7 +194,9 @@ def test_without_a_password_nothing_is_decrypted(
 
 def test_safe_encrypted_with_a_scheme_we_cannot_decrypt_is_unsupported(holder: Holder) -> None:
     """An RC4 certificate safe cannot be looked into, so it is not handed to OpenSSL either."""
-    data = openssl.pfx(holder.key, holder.cert, "pw", "-legacy", "-certpbe", "PBE-SHA1-RC4-128")
+    data = factory.openssl_pkcs12(
+        holder.key, holder.cert, "pw", "-legacy", "-certpbe", "PBE-SHA1-RC4-128"
+    )
     with pytest.raises(npki.UnsupportedFormat):
         npki.open_pfx(data, b"pw")
 

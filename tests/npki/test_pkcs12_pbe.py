@@ -8,8 +8,8 @@ import npki
 from npki import _asn1
 from npki.pfx import check_pfx
 from npki.pkcs12_pbe import Pkcs12Pbe, bmp_password, decrypt_pkcs12_pbe, pkcs12_kdf
+from tests import factory
 from tests.conftest import Holder
-from tests.npki import openssl
 
 # Test vectors of the PKCS#12 KDF published with OpenSSL's early PKCS#12 code (Dr S. Henson,
 # "test.txt") and carried by BouncyCastle and others: (purpose ID, password, salt,
@@ -53,7 +53,7 @@ def test_bmp_password_is_utf16_with_a_terminator() -> None:
 def legacy_pfx(request: pytest.FixtureRequest, holder: Holder) -> tuple[str, bytes]:
     """A PFX from openssl whose certificate safe uses one PKCS#12 PBE scheme (key: 3DES)."""
     options = ("-legacy", "-certpbe", request.param, "-keypbe", "PBE-SHA1-3DES")
-    return request.param, openssl.pfx(holder.key, holder.cert, "pw", *options)
+    return request.param, factory.openssl_pkcs12(holder.key, holder.cert, "pw", *options)
 
 
 def test_decrypts_the_certificate_safe_openssl_wrote(
