@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint typecheck unit bench clean
+.PHONY: run test check lint typecheck unit slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/certmate --help
+	$(BIN)/certmate run
 
 test: $(VENV)/.installed-dev check
 
@@ -37,9 +37,14 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev
 	$(BIN)/pytest -q
 
+# The long soak, crash-loop and scale runs (50 kills, 10,000 reminders); short forms run in `test`.
+slow: $(VENV)/.installed-dev
+	$(BIN)/pytest -q -m slow
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/open_cert.py
 	$(BIN)/python bench/storage.py
+	$(BIN)/python bench/reminders.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -9,6 +9,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
+from bot.reminders.notifiers import NoticeNotifier, Notifier
 from handlers.assistant import Assistant
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
@@ -16,6 +17,7 @@ from handlers.registry import all_flows
 from handlers.services import AssistantSettings, Clock, Services
 from storage.database import Database
 from storage.keyring import KeyringFile, KeyringSource, parse_keyring
+from storage.models import Channel
 from storage.vault import Vault
 
 
@@ -47,9 +49,9 @@ def clock_from(start: datetime | None) -> Clock:
     return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
-def build_assistant(settings: Settings, database: Database, clock: Clock) -> Assistant:
-    """The conversation core with every flow, over `database` and the configured vault."""
-    services = Services(
+def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
+    """Everything the conversation core and the reminder sweep use, from settings."""
+    return Services(
         database=database,
         vault=open_vault(settings),
         catalog=load_catalog(),
@@ -57,7 +59,23 @@ def build_assistant(settings: Settings, database: Database, clock: Clock) -> Ass
         settings=AssistantSettings(
             limits=settings.limits.npki(),
             messages_per_minute=settings.limits.messages_per_minute,
+            reminder_thresholds=settings.reminders.thresholds_days,
+            quiet_start=settings.reminders.quiet_start,
+            quiet_end=settings.reminders.quiet_end,
+            timezone=settings.reminders.timezone,
         ),
         clock=clock,
     )
+
+
+def build_assistant(services: Services) -> Assistant:
+    """The conversation core with every flow."""
     return Assistant(services, all_flows())
+
+
+def notifiers(services: Services) -> dict[Channel, Notifier]:
+    """How reminders reach each channel's users. Console and Kakao users get them as
+    notices at their next message (Kakao's Event API is not wired yet); Telegram's
+    notifier arrives with the Telegram channel, until then its reminders wait."""
+    kept = NoticeNotifier(services.database)
+    return {Channel.CONSOLE: kept, Channel.KAKAO: kept}

@@ -9,7 +9,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.app import build_assistant, clock_from, open_database
+from bot.app import build_assistant, build_services, clock_from, open_database
 from bot.channels.console import ConsoleUser, ScriptError, render, run_script
 from bot.config import Settings
 from storage import migrate
@@ -35,7 +35,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
 async def _chat(args: argparse.Namespace, settings: Settings, start: datetime | None) -> int:
     database = open_database(settings)
     try:
-        assistant = build_assistant(settings, database, clock_from(start))
+        assistant = build_assistant(build_services(settings, database, clock_from(start)))
         await migrate.upgrade(database)
         user = ConsoleUser(
             assistant.handle,

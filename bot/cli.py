@@ -93,6 +93,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chat.add_argument("--now", metavar="ISO8601", help="run the session with this clock")
 
+    commands.add_parser(
+        "run",
+        parents=[config],
+        help="the main job: reminders on schedule (and the channels, as they are built)",
+    )
+    remind = commands.add_parser(
+        "remind",
+        parents=[config],
+        help="run one reminder sweep now (what the scheduler runs)",
+    )
+    remind.add_argument("--now", metavar="ISO8601", help="sweep as if it were this moment")
+    remind.add_argument("--dry-run", action="store_true", help="show what would be sent")
+    remind.add_argument("--json", action="store_true", help="one JSON object per reminder")
+
     database = commands.add_parser("db", parents=[config], help="database maintenance")
     database_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     database_commands.add_parser(
@@ -135,6 +149,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.inspect_cmd import run_inspect  # noqa: PLC0415
 
         return run_inspect(args, settings)
+    if args.command == "run":
+        from bot.run_cmd import run_main  # noqa: PLC0415
+
+        return run_main(args, settings)
+    if args.command == "remind":
+        from bot.remind_cmd import run_remind  # noqa: PLC0415
+
+        return run_remind(args, settings)
     if args.command == "chat":
         from bot.chat_cmd import run_chat  # noqa: PLC0415
 

@@ -10,16 +10,19 @@ silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, get_type_hints
+from zoneinfo import ZoneInfo
 
 import npki
 
 ENV_PREFIX: Final = "CERTMATE_"
 DEFAULT_CONFIG: Final = Path("config.toml")
+_HHMM: Final = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
 class ConfigError(Exception):
@@ -75,6 +78,29 @@ class VaultSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RemindersSettings:
+    """`[reminders]`: when reminders go out."""
+
+    thresholds_days: tuple[int, ...] = (30, 14, 7, 1)
+    """Days before expiry (the expiry day and the day after are always added)."""
+    sweep_minutes: int = 10
+    quiet_start: str = "21:00"
+    quiet_end: str = "09:00"
+    timezone: str = "Asia/Seoul"
+
+    def __post_init__(self) -> None:
+        for name in ("quiet_start", "quiet_end"):
+            if not _HHMM.fullmatch(getattr(self, name)):
+                raise ConfigError(f"[reminders] {name} must be a time like 21:00")
+        if not self.thresholds_days or not all(0 < d <= 365 for d in self.thresholds_days):
+            raise ConfigError("[reminders] thresholds_days must be days between 1 and 365")
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, KeyError) as err:
+            raise ConfigError(f"[reminders] timezone {self.timezone!r} is not a time zone") from err
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings, one field per `[section]`."""
 
@@ -82,6 +108,7 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     vault: VaultSettings = field(default_factory=VaultSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
+    reminders: RemindersSettings = field(default_factory=RemindersSettings)
 
     @property
     def database_url(self) -> str:
@@ -167,10 +194,21 @@ def _convert(where: str, kind: Any, value: Any) -> Any:
         raise ConfigError(f"{where} must be a whole number")
     if kind is int and value < 1:
         raise ConfigError(f"{where} must be at least 1")
+    if kind == tuple[int, ...]:
+        if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value
+        ):
+            raise ConfigError(f"{where} must be a list of whole numbers")
+        return tuple(value)
     return value
 
 
 def _from_text(where: str, kind: Any, text: str) -> Any:
+    if kind == tuple[int, ...]:
+        try:
+            return [int(part) for part in text.replace(" ", "").split(",") if part]
+        except ValueError as err:
+            raise ConfigError(f"{where} must be whole numbers separated by commas") from err
     if kind is int:
         try:
             return int(text.replace("_", ""))

@@ -17,13 +17,14 @@ from typing import Final
 
 from handlers.flow import Context, Event, Press, State, Text, Unhandled
 from handlers.menu import main_menu
-from storage import certificates
+from handlers.reminder_message import SNOOZE_DAYS
+from handlers.reminder_plan import preferences_for, snooze_slot
+from storage import certificates, reminders
 from storage.errors import NotFound
 
 NAME: Final = "remind"
 PRESETS: Final = ((30, 14, 7, 1), (30, 7, 1), (14, 7, 3, 1))
 QUIET_PRESETS: Final = (("21:00", "09:00"), ("22:00", "08:00"))
-DEFAULT_QUIET: Final = ("21:00", "09:00")
 MAX_DAYS: Final = 60
 MAX_THRESHOLDS: Final = 6
 _TIME: Final = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -50,7 +51,7 @@ class RemindFlow:
             if days is None:
                 ctx.say("remind.custom_invalid", maximum=MAX_DAYS, count=MAX_THRESHOLDS)
                 return state
-            _set_thresholds(ctx, days)
+            await _set_thresholds(ctx, days)
             return None
         raise Unhandled
 
@@ -60,34 +61,49 @@ class RemindFlow:
             days = parse_days(" ".join(str(d) for d in payload.get("days", [])))
             if days is None:
                 raise Unhandled
-            _set_thresholds(ctx, days)
+            await _set_thresholds(ctx, days)
             return None
         if event.verb == "custom":
             ctx.say("remind.custom_ask", maximum=MAX_DAYS, count=MAX_THRESHOLDS)
             return State(NAME, Step.CUSTOM)
-        if event.verb == "quiet":
-            start, end = str(payload.get("start")), str(payload.get("end"))
-            if not (_TIME.fullmatch(start) and _TIME.fullmatch(end)):
-                raise Unhandled
-            ctx.user.quiet_start, ctx.user.quiet_end = start, end
-        elif event.verb == "all":
-            ctx.user.reminders_enabled = bool(payload.get("on"))
-        elif event.verb == "certificate":
-            try:
-                row = await certificates.get_active(
-                    ctx.session, ctx.user_id, int(payload.get("id", 0))
-                )
-            except NotFound:
-                ctx.say("button.not_found", *await main_menu(ctx))
-                return None
-            row.reminders_enabled = bool(payload.get("on"))
-            row.updated_at = ctx.now
-        else:
-            raise Unhandled
+        if event.verb == "snooze":
+            await _snooze(ctx, payload.get("ids"), payload.get("days"))
+            return None
+        if not await _change(ctx, event):
+            return None
         ctx.user.updated_at = ctx.now
+        await certificates.replan(ctx.session, ctx.user_id, ctx.now)
         ctx.say("remind.saved")
         await _show(ctx)
         return None
+
+
+async def _change(ctx: Context, event: Press) -> bool:
+    """Quiet hours, all on/off, or one certificate on/off; False if the certificate is gone."""
+    payload = event.payload
+    if event.verb == "quiet":
+        start, end = str(payload.get("start")), str(payload.get("end"))
+        if not (_TIME.fullmatch(start) and _TIME.fullmatch(end)):
+            raise Unhandled
+        ctx.user.quiet_start, ctx.user.quiet_end = start, end
+    elif event.verb == "all":
+        ctx.user.reminders_enabled = bool(payload.get("on"))
+        if not ctx.user.reminders_enabled:
+            for row in await certificates.list_active(ctx.session, ctx.user_id):
+                await reminders.cancel_pending(ctx.session, row.id or 0)
+    elif event.verb == "certificate":
+        try:
+            row = await certificates.get_active(ctx.session, ctx.user_id, int(payload.get("id", 0)))
+        except NotFound:
+            ctx.say("button.not_found", *await main_menu(ctx))
+            return False
+        row.reminders_enabled = bool(payload.get("on"))
+        row.updated_at = ctx.now
+        if not row.reminders_enabled:
+            await reminders.cancel_pending(ctx.session, row.id or 0)
+    else:
+        raise Unhandled
+    return True
 
 
 def parse_days(text: str) -> tuple[int, ...] | None:
@@ -101,17 +117,41 @@ def parse_days(text: str) -> tuple[int, ...] | None:
     return tuple(days)
 
 
-def _set_thresholds(ctx: Context, days: tuple[int, ...]) -> None:
+async def _set_thresholds(ctx: Context, days: tuple[int, ...]) -> None:
     ctx.user.reminder_thresholds = list(days)
     ctx.user.updated_at = ctx.now
+    await certificates.replan(ctx.session, ctx.user_id, ctx.now)
     ctx.say("remind.saved")
+
+
+async def _snooze(ctx: Context, ids: object, days: object) -> None:
+    """Remind again in `days` days, without using up a threshold."""
+    if not isinstance(ids, list) or days not in SNOOZE_DAYS:
+        raise Unhandled
+    preferences = preferences_for(ctx.user, ctx.services.settings)
+    for certificate_id in ids:
+        try:
+            row = await certificates.get_active(ctx.session, ctx.user_id, int(certificate_id))
+        except (NotFound, TypeError, ValueError):
+            continue
+        slot = snooze_slot(row.not_after, ctx.now, int(str(days)), preferences)
+        await reminders.plan(
+            ctx.session,
+            certificate_id=row.id or 0,
+            owner_id=ctx.user_id,
+            kind=slot.kind,
+            threshold_days=slot.threshold,
+            due_at=slot.due_at,
+            now=ctx.now,
+        )
+    ctx.say("reminder.snoozed", *await main_menu(ctx), days=days)
 
 
 async def _show(ctx: Context) -> None:
     user = ctx.user
     days = tuple(user.reminder_thresholds or ctx.services.settings.reminder_thresholds)
-    quiet_start = user.quiet_start or DEFAULT_QUIET[0]
-    quiet_end = user.quiet_end or DEFAULT_QUIET[1]
+    quiet_start = user.quiet_start or ctx.services.settings.quiet_start
+    quiet_end = user.quiet_end or ctx.services.settings.quiet_end
     quiet = (
         ctx.texts("remind.quiet_off")
         if quiet_start == quiet_end

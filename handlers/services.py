@@ -26,6 +26,10 @@ class AssistantSettings:
     button_days: int = 7
     """How long a button keeps working."""
     reminder_thresholds: tuple[int, ...] = (30, 14, 7, 1)
+    quiet_start: str = "21:00"
+    quiet_end: str = "09:00"
+    timezone: str = "Asia/Seoul"
+    """New users' time zone: days are counted on their calendar."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,6 +62,7 @@ async def add(
         not_after=facts.not_after,
         has_private_key=key_encryption is not None,
         key_encryption=key_encryption,
+        next_reminder_at=now,  # the next sweep plans its reminders
         created_at=now,
         updated_at=now,
     )
@@ -189,6 +190,18 @@ async def delete(session: AsyncSession, owner_id: int, certificate_id: int) -> N
         )
     )
     session.info[SHREDDED] = True
+
+
+async def replan(session: AsyncSession, owner_id: int, now: datetime) -> None:
+    """Reminder settings changed: the next sweep plans the owner's certificates again."""
+    await session.execute(
+        sa.update(Certificate)
+        .where(
+            col(Certificate.owner_id) == owner_id,
+            col(Certificate.status) == CertificateStatus.ACTIVE,
+        )
+        .values(next_reminder_at=now)
+    )
 
 
 async def set_next_reminder(

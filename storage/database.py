@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 _WRITE_OPTION: Final = "certmate_write"
 SHREDDED: Final = "certmate_shredded"
 """Set in `session.info` by code that deleted secrets: the WAL is then checkpointed."""
-BUSY_TIMEOUT_MS: Final = 10_000
+BUSY_TIMEOUT_MS: Final = 30_000
 
 
 class Database:
@@ -61,6 +61,20 @@ class Database:
                 await session.close()
         if shredded:
             await self.checkpoint()
+
+    @asynccontextmanager
+    async def scratch(self) -> AsyncIterator[AsyncSession]:
+        """A write transaction that is always rolled back: for dry runs."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(**{_WRITE_OPTION: True})
+            session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=True)
+            try:
+                async with connection.begin() as transaction:
+                    yield session
+                    await session.flush()
+                    await transaction.rollback()
+            finally:
+                await session.close()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -185,11 +185,16 @@ class LinkedAccount(SQLModel, table=True):
 
 
 class Reminder(SQLModel, table=True):
-    """The reminder outbox: one row per certificate and threshold, claimed with a lease."""
+    """The reminder outbox: one row per certificate, kind and threshold, claimed with a lease.
+
+    `threshold_days` is days before expiry (0: the expiry day, -1: the day
+    after, "expired"); a snoozed reminder carries the days left on the day it
+    is due, under its own kind, so it never uses up a threshold.
+    """
 
     __tablename__ = "reminders"
     __table_args__ = (
-        sa.UniqueConstraint("certificate_id", "threshold_days"),
+        sa.UniqueConstraint("certificate_id", "kind", "threshold_days"),
         sa.Index("ix_reminders_claim", "status", "due_at"),
     )
 
@@ -207,6 +212,8 @@ class Reminder(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = _utc(nullable=True)
+    message_id: str | None = Field(default=None, max_length=64)
+    """The message that delivered it (reminders sent together share it)."""
     created_at: datetime = _utc()
 
 
@@ -283,3 +290,21 @@ class KeyAttempt(SQLModel, table=True):
     failures: int = 0
     window_started_at: datetime = _utc()
     locked_until: datetime | None = _utc(nullable=True)
+
+
+class Notice(SQLModel, table=True):
+    """A message waiting to be shown at the user's next message (console, Kakao without the
+    Event API). Reminders never carry secrets, so neither does a notice."""
+
+    __tablename__ = "notices"
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner_id: int = _owner()
+    message_id: str = Field(max_length=64)
+    text: str = Field(sa_type=sa.Text)
+    choices: list[list[str]] = Field(default_factory=list, sa_type=sa.JSON)
+    """Buttons as [label, token] pairs (tokens stay in `button_tokens`)."""
+    certificates: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    """Fingerprints of the certificates it is about."""
+    created_at: datetime = _utc()
+    shown_at: datetime | None = _utc(nullable=True)

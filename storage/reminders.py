@@ -10,15 +10,16 @@ row is never lost.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from storage.models import Reminder, ReminderKind, ReminderStatus
-from storage.sql import affected, insert_ignore
+from storage.models import Channel, Reminder, ReminderKind, ReminderStatus, User
+from storage.sql import affected, insert_ignore, insert_ignore_many
 
 _OPEN = (ReminderStatus.PENDING, ReminderStatus.SENDING)
 
@@ -32,8 +33,9 @@ async def plan(
     threshold_days: int,
     due_at: datetime,
     now: datetime,
+    status: ReminderStatus = ReminderStatus.PENDING,
 ) -> bool:
-    """Plan a reminder; False if this (certificate, threshold) was already planned."""
+    """Plan a reminder (or record one as passed); False if it was already planned."""
     statement = insert_ignore(
         session,
         Reminder,
@@ -43,20 +45,30 @@ async def plan(
             "kind": kind,
             "threshold_days": threshold_days,
             "due_at": due_at,
-            "status": ReminderStatus.PENDING,
+            "status": status,
             "attempts": 0,
             "created_at": now,
         },
-        ["certificate_id", "threshold_days"],
+        ["certificate_id", "kind", "threshold_days"],
     )
     result = await session.execute(statement)
     return bool(affected(result))
 
 
 async def claim_due(
-    session: AsyncSession, *, now: datetime, lease_owner: str, lease: timedelta, limit: int
+    session: AsyncSession,
+    *,
+    now: datetime,
+    lease_owner: str,
+    lease: timedelta,
+    limit: int,
+    channels: Collection[Channel],
 ) -> Sequence[Reminder]:
-    """Take up to `limit` due reminders (or ones whose lease expired) for `lease_owner`."""
+    """Take up to `limit` due reminders (or ones whose lease expired) for `lease_owner`.
+
+    Only reminders of reachable users with reminders on, on `channels` (the
+    ones a notifier can deliver to), are taken.
+    """
     claimable = sa.or_(
         sa.and_(col(Reminder.status) == ReminderStatus.PENDING, col(Reminder.due_at) <= now),
         sa.and_(
@@ -64,9 +76,21 @@ async def claim_due(
             col(Reminder.lease_expires_at) < now,
         ),
     )
+    # Correlated, so each due row looks its owner up by primary key: the cost follows the
+    # due rows, not the number of users.
+    deliverable = (
+        select(col(User.id))
+        .where(
+            col(User.id) == col(Reminder.owner_id),
+            col(User.reachable).is_(True),
+            col(User.reminders_enabled).is_(True),
+            col(User.channel).in_(list(channels)),
+        )
+        .exists()
+    )
     candidates = (
         select(col(Reminder.id))
-        .where(claimable)
+        .where(claimable, deliverable)
         .order_by(col(Reminder.due_at), col(Reminder.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -88,7 +112,7 @@ async def claim_due(
 
 
 async def mark_sent(
-    session: AsyncSession, reminder_id: int, lease_owner: str, now: datetime
+    session: AsyncSession, reminder_id: int, lease_owner: str, now: datetime, message_id: str
 ) -> bool:
     """Record delivery; False if the lease was lost (another sender took the row over)."""
     result = await session.execute(
@@ -98,9 +122,70 @@ async def mark_sent(
             col(Reminder.lease_owner) == lease_owner,
             col(Reminder.status) == ReminderStatus.SENDING,
         )
-        .values(status=ReminderStatus.SENT, sent_at=now, lease_expires_at=None)
+        .values(
+            status=ReminderStatus.SENT, sent_at=now, lease_expires_at=None, message_id=message_id
+        )
     )
     return bool(affected(result))
+
+
+async def defer(session: AsyncSession, reminder_id: int, lease_owner: str, until: datetime) -> None:
+    """Put a claimed reminder back, due at `until` (quiet hours), without counting an attempt."""
+    await session.execute(
+        sa.update(Reminder)
+        .where(col(Reminder.id) == reminder_id, col(Reminder.lease_owner) == lease_owner)
+        .values(
+            status=ReminderStatus.PENDING,
+            due_at=until,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=col(Reminder.attempts) - 1,
+        )
+    )
+
+
+async def plan_many(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Plan many reminders in one statement (each a dict of Reminder columns); those
+    already planned are left as they are."""
+    if rows:
+        statement = insert_ignore_many(
+            session, Reminder, ["certificate_id", "kind", "threshold_days"]
+        )
+        await session.execute(statement, [dict(row) for row in rows])
+
+
+async def planned(
+    session: AsyncSession, certificate_ids: Collection[int]
+) -> dict[int, dict[int, ReminderStatus]]:
+    """For each certificate, its planned expiry/expired thresholds and their status."""
+    found: dict[int, dict[int, ReminderStatus]] = {i: {} for i in certificate_ids}
+    rows = await session.execute(
+        select(
+            col(Reminder.certificate_id), col(Reminder.threshold_days), col(Reminder.status)
+        ).where(
+            col(Reminder.certificate_id).in_(list(certificate_ids)),
+            col(Reminder.kind) != ReminderKind.SNOOZED,
+        )
+    )
+    for certificate_id, threshold, status in rows:
+        found[certificate_id][threshold] = status
+    return found
+
+
+async def cancel_thresholds(
+    session: AsyncSession, certificate_id: int, thresholds: Collection[int]
+) -> None:
+    """Cancel pending threshold reminders the user no longer wants (settings changed)."""
+    await session.execute(
+        sa.update(Reminder)
+        .where(
+            col(Reminder.certificate_id) == certificate_id,
+            col(Reminder.kind) == ReminderKind.EXPIRY,
+            col(Reminder.status) == ReminderStatus.PENDING,
+            col(Reminder.threshold_days).in_(list(thresholds)),
+        )
+        .values(status=ReminderStatus.CANCELLED)
+    )
 
 
 async def mark_failed(

@@ -21,6 +21,13 @@ def insert_ignore(
     return lite.on_conflict_do_nothing(index_elements=conflict)
 
 
+def insert_ignore_many(session: AsyncSession, model: Any, conflict: list[str]) -> Insert:
+    """An INSERT to execute with many rows, skipping those whose `conflict` columns exist."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing(index_elements=conflict)
+    return sqlite.insert(model).on_conflict_do_nothing(index_elements=conflict)
+
+
 def affected(result: Result[Any]) -> int:
     """How many rows an INSERT, UPDATE or DELETE touched."""
     return int(cast("CursorResult[Any]", result).rowcount)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -26,13 +27,30 @@ async def get(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+async def get_many(session: AsyncSession, user_ids: Collection[int]) -> dict[int, User]:
+    rows = await session.scalars(select(User).where(col(User.id).in_(list(user_ids))))
+    return {user.id: user for user in rows.all() if user.id is not None}
+
+
 async def get_or_create(
-    session: AsyncSession, channel: Channel, user_key: str, now: datetime
+    session: AsyncSession,
+    channel: Channel,
+    user_key: str,
+    now: datetime,
+    *,
+    timezone: str = "Asia/Seoul",
 ) -> User:
-    """The user for this identity, created on first contact. Writing marks them reachable."""
+    """The user for this identity, created on first contact (in `timezone`).
+    Writing marks them reachable again."""
     user = await find(session, channel, user_key)
     if user is None:
-        user = User(channel=channel, user_key=user_key, created_at=now, updated_at=now)
+        user = User(
+            channel=channel,
+            user_key=user_key,
+            timezone=timezone,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(user)
         await session.flush()
     elif not user.reachable:

@@ -1,4 +1,4 @@
-"""Databases for the storage contract suite: every test runs on SQLite and on PostgreSQL.
+"""The storage suite uses the database fixtures of tests/conftest.py (SQLite and PostgreSQL).
 
 PostgreSQL comes from CERTMATE_TEST_DATABASE_URL, else the local server
 (127.0.0.1:5432, database `test`). Each test gets a database of its own,
@@ -6,111 +6,6 @@ created and dropped around it. When no server answers the PostgreSQL cases
 are skipped with the reason shown, except under CI, where that fails the run.
 """
 
-from __future__ import annotations
+from tests.conftest import NOW
 
-import asyncio
-import os
-import secrets
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from pathlib import Path
-
-import asyncpg
-import pytest
-import sqlalchemy as sa
-
-from storage import migrate
-from storage.database import Database
-from storage.keyring import new_keyring
-from storage.vault import Vault
-
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-NOW = datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
-
-
-def _admin_dsn(url: sa.URL) -> str:
-    """The asyncpg DSN of `url` (asyncpg does not take SQLAlchemy's +driver part)."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _reachable(url: sa.URL) -> str | None:
-    try:
-        connection = await asyncpg.connect(_admin_dsn(url), timeout=5)
-    except (OSError, asyncpg.PostgresError, TimeoutError) as err:
-        return f"{type(err).__name__}: {err}"
-    await connection.close()
-    return None
-
-
-@pytest.fixture(scope="session")
-def postgres_admin_url() -> sa.URL:
-    """The PostgreSQL server to create test databases on (skipped or failed if unreachable)."""
-    url = sa.make_url(os.environ.get("CERTMATE_TEST_DATABASE_URL", DEFAULT_POSTGRES))
-    # Asked for from inside async fixtures too: probe on a thread with its own loop.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        problem = pool.submit(asyncio.run, _reachable(url)).result()
-    if problem is not None:
-        message = f"PostgreSQL at {url.render_as_string()} is not reachable ({problem})"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
-
-
-class PostgresDatabases:
-    """Creates throwaway databases on the test server."""
-
-    def __init__(self, admin_url: sa.URL) -> None:
-        self.admin_url = admin_url
-
-    async def create(self) -> sa.URL:
-        name = f"certmate_test_{secrets.token_hex(6)}"
-        connection = await asyncpg.connect(_admin_dsn(self.admin_url))
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await connection.close()
-        return self.admin_url.set(database=name)
-
-    async def drop(self, url: sa.URL) -> None:
-        connection = await asyncpg.connect(_admin_dsn(self.admin_url))
-        try:
-            await connection.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
-        finally:
-            await connection.close()
-
-
-@pytest.fixture
-def postgres_databases(postgres_admin_url: sa.URL) -> PostgresDatabases:
-    return PostgresDatabases(postgres_admin_url)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database's URL, on each engine in turn."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'data' / 'certmate.db'}"
-        return
-    databases = PostgresDatabases(request.getfixturevalue("postgres_admin_url"))
-    url = await databases.create()
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        await databases.drop(url)
-
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    """A migrated database on each engine."""
-    db = Database.connect(database_url)
-    await migrate.upgrade(db)
-    try:
-        yield db
-    finally:
-        await db.close()
-
-
-@pytest.fixture
-def vault() -> Vault:
-    return Vault(new_keyring())
+__all__ = ["NOW"]

@@ -343,20 +343,22 @@ async def test_claim_lease_send_and_reclaim(
     await _reminder_setup(database, vault, holder, 3)
     lease = timedelta(minutes=5)
     async with database.write() as session:
-        claimed = await reminders.claim_due(session, now=NOW, lease_owner="a", lease=lease, limit=2)
+        claimed = await reminders.claim_due(
+            session, now=NOW, lease_owner="a", lease=lease, limit=2, channels=[Channel.TELEGRAM]
+        )
     assert [r.threshold_days for r in claimed] == [2, 1]  # most overdue first
     async with database.write() as session:
-        assert await reminders.mark_sent(session, claimed[0].id or 0, "a", NOW)
-        assert not await reminders.mark_sent(session, claimed[1].id or 0, "intruder", NOW)
+        assert await reminders.mark_sent(session, claimed[0].id or 0, "a", NOW, "m1")
+        assert not await reminders.mark_sent(session, claimed[1].id or 0, "intruder", NOW, "m2")
     async with database.write() as session:
         nothing_new = await reminders.claim_due(
-            session, now=NOW, lease_owner="b", lease=lease, limit=10
+            session, now=NOW, lease_owner="b", lease=lease, limit=10, channels=[Channel.TELEGRAM]
         )
     assert [r.threshold_days for r in nothing_new] == [0]
     later = NOW + lease + timedelta(seconds=1)
     async with database.write() as session:
         retaken = await reminders.claim_due(
-            session, now=later, lease_owner="b", lease=lease, limit=10
+            session, now=later, lease_owner="b", lease=lease, limit=10, channels=[Channel.TELEGRAM]
         )
     assert sorted(r.threshold_days for r in retaken) == [0, 1]
     assert all(r.attempts == 2 for r in retaken)
@@ -386,7 +388,12 @@ async def test_concurrent_claims_never_share_a_row(
         while True:
             async with database.write() as session:
                 batch = await reminders.claim_due(
-                    session, now=NOW, lease_owner=name, lease=timedelta(minutes=5), limit=7
+                    session,
+                    now=NOW,
+                    lease_owner=name,
+                    lease=timedelta(minutes=5),
+                    limit=7,
+                    channels=[Channel.TELEGRAM],
                 )
             if not batch:
                 return taken
@@ -395,6 +402,29 @@ async def test_concurrent_claims_never_share_a_row(
     results = await asyncio.gather(*(sweeper(f"s{i}") for i in range(4)))
     claimed = [row for result in results for row in result]
     assert len(claimed) == len(set(claimed)) == 60
+
+
+async def test_claims_skip_unreachable_users_and_other_channels(
+    database: Database, vault: Vault, holder: Holder
+) -> None:
+    """Reminders of a user who blocked the bot, or on a channel nobody delivers to, stay put."""
+    await _reminder_setup(database, vault, holder, 2)
+
+    async def claim(channels: list[Channel]) -> int:
+        async with database.write() as session:
+            rows = await reminders.claim_due(
+                session, now=NOW, lease_owner="x", lease=timedelta(minutes=5), limit=10,
+                channels=channels,
+            )  # fmt: skip
+            return len(rows)
+
+    assert await claim([Channel.KAKAO]) == 0
+    async with database.write() as session:
+        await users.set_reachable(session, 1, False, NOW)
+    assert await claim([Channel.TELEGRAM]) == 0
+    async with database.write() as session:
+        await users.set_reachable(session, 1, True, NOW)
+    assert await claim([Channel.TELEGRAM]) == 2
 
 
 async def test_due_query_finds_only_active_due_certificates(

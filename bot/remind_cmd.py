@@ -1,0 +1,84 @@
+"""`certmate remind [--now ISO8601] [--dry-run] [--json]`: one sweep, exactly the scheduler's."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+from datetime import UTC, datetime
+
+from bot.app import build_services, notifiers, open_database
+from bot.config import Settings
+from bot.reminders.sweep import Delivery, Sweeper
+from storage import migrate, reminders
+from storage.keyring import KeyFileError
+from storage.models import ReminderStatus
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+
+def run_remind(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    except ValueError:
+        print(f"certmate remind: --now {args.now!r} is not an ISO 8601 time", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILED
+    if now.tzinfo is None:
+        print("certmate remind: --now needs a time zone (e.g. +09:00)", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILED
+    try:
+        deliveries, failed = asyncio.run(_remind(settings, now, dry_run=args.dry_run))
+    except KeyFileError as err:
+        print(f"certmate remind: {err}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILED
+    for delivery in deliveries:
+        print(_json(delivery) if args.json else _line(delivery, args.dry_run))  # noqa: T201
+    if failed:
+        print(f"certmate remind: {failed} reminder(s) gave up after retries", file=sys.stderr)  # noqa: T201
+    return EXIT_OK
+
+
+async def _remind(
+    settings: Settings, now: datetime, *, dry_run: bool
+) -> tuple[list[Delivery], int]:
+    database = open_database(settings)
+    try:
+        services = build_services(settings, database, lambda: now)
+        await migrate.upgrade(database)
+        lease_owner = f"remind:{socket.gethostname()}:{os.getpid()}"
+        sweeper = Sweeper(services, notifiers(services), lease_owner)
+        deliveries = await sweeper.run(now, dry_run=dry_run)
+        async with database.read() as session:
+            counts = await reminders.count_by_status(session)
+        return deliveries, counts.get(ReminderStatus.FAILED, 0)
+    finally:
+        await database.close()
+
+
+def _json(delivery: Delivery) -> str:
+    return json.dumps(
+        {
+            "user": delivery.user,
+            "channel": delivery.channel,
+            "certificate": delivery.certificate,
+            "threshold_days": delivery.threshold_days,
+            "kind": delivery.kind,
+            "message": delivery.message,
+            "text": delivery.text,
+        },
+        ensure_ascii=False,
+    )
+
+
+def _line(delivery: Delivery, dry_run: bool) -> str:
+    verb = "would send" if dry_run else "sent"
+    first = delivery.text.splitlines()[2] if len(delivery.text.splitlines()) > 2 else ""
+    return (
+        f"{verb} {delivery.kind} D{-delivery.threshold_days:+d} to "
+        f"{delivery.channel}:{delivery.user} ({delivery.certificate[:12]}…, message "
+        f"{delivery.message}) {first}"
+    )

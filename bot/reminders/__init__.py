@@ -1,0 +1,1 @@
+"""Expiry reminders: pure planning, the sweep over the outbox, notifiers, the scheduler."""

@@ -1,0 +1,274 @@
+"""One reminder sweep: plan what fell due into the outbox, then claim, send and mark it.
+
+Planning walks only certificates whose `next_reminder_at` has come (an
+index serves that query) and records each slot once: the unique outbox row
+per (certificate, kind, threshold) makes a second sweep plan nothing. The
+dispatch claims due rows with a lease, builds one message per user covering
+all their due certificates, sends it through the user's channel notifier
+and marks the rows sent. A crash between send and mark resends once the
+lease expires (at least once); nothing claimed is ever lost. `certmate
+remind` and the scheduler run exactly this.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.reminders.notifiers import Notifier, NotifierError, UserUnreachable
+from handlers.flow import Context
+from handlers.messages import Reply
+from handlers.reminder_message import Due, compose
+from handlers.reminder_plan import (
+    Decision,
+    Preferences,
+    decide,
+    is_quiet,
+    preferences_for,
+    quiet_ends,
+    slots,
+)
+from handlers.services import Services
+from storage import certificates, reminders, users
+from storage.models import Certificate, Channel, Reminder, ReminderStatus, User
+
+PLAN_BATCH: Final = 500
+CLAIM_BATCH: Final = 100
+LEASE: Final = timedelta(minutes=5)
+MAX_ATTEMPTS: Final = 5
+RETRY_BASE: Final = timedelta(minutes=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One reminder (a certificate at a threshold) sent, or that would be sent."""
+
+    user: str
+    channel: str
+    certificate: str
+    threshold_days: int
+    kind: str
+    message: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Message:
+    user: User
+    reply: Reply
+    rows: tuple[Due, ...]
+    """Every claimed reminder the message delivers (one certificate may have several)."""
+
+
+class Sweeper:
+    """Runs sweeps for one process (`lease_owner` names it in claimed rows)."""
+
+    def __init__(
+        self, services: Services, notifiers: Mapping[Channel, Notifier], lease_owner: str
+    ) -> None:
+        self.services = services
+        self.notifiers = notifiers
+        self.lease_owner = lease_owner
+
+    async def run(self, now: datetime, *, dry_run: bool = False) -> list[Delivery]:
+        """One sweep at `now`; with `dry_run` nothing is written or sent."""
+        if dry_run:
+            return await self._dry_run(now)
+        await self.plan(now)
+        return await self.dispatch(now)
+
+    async def plan(self, now: datetime) -> int:
+        """Plan every certificate whose next slot has come; returns how many were looked at."""
+        total = 0
+        while planned := await self._plan_batch(now):
+            total += planned
+        return total
+
+    async def dispatch(self, now: datetime) -> list[Delivery]:
+        """Claim, send and mark every due reminder."""
+        deliveries: list[Delivery] = []
+        while messages := await self._claim_batch(now):
+            for message in messages:
+                deliveries.extend(await self._deliver(message, now))
+        return deliveries
+
+    async def _dry_run(self, now: datetime) -> list[Delivery]:
+        deliveries: list[Delivery] = []
+        async with self.services.database.scratch() as session:
+            while await self._plan(session, now):
+                pass
+            while messages := await self._claim(session, now):
+                for message in messages:
+                    deliveries.extend(_deliveries(message, f"dry-run-{secrets.token_hex(4)}"))
+        return deliveries
+
+    # --- planning ---------------------------------------------------------------------
+
+    async def _plan_batch(self, now: datetime) -> int:
+        async with self.services.database.write() as session:
+            return await self._plan(session, now)
+
+    async def _plan(self, session: AsyncSession, now: datetime) -> int:
+        """Plan a batch of certificates whose next slot has come; returns how many."""
+        due = await certificates.due(session, now, PLAN_BATCH)
+        if not due:
+            return 0
+        owners = await users.get_many(session, {c.owner_id for c in due})
+        planned = await reminders.planned(session, [c.id or 0 for c in due])
+        preferences: dict[int, Preferences] = {}
+        rows: list[dict[str, object]] = []
+        for certificate in due:
+            owner = owners[certificate.owner_id]
+            mine = planned[certificate.id or 0]
+            if not (certificate.reminders_enabled and owner.reminders_enabled):
+                certificate.next_reminder_at = None
+                if ReminderStatus.PENDING in mine.values():
+                    await reminders.cancel_pending(session, certificate.id or 0)
+                continue
+            if certificate.owner_id not in preferences:
+                preferences[certificate.owner_id] = preferences_for(owner, self.services.settings)
+            all_slots = slots(certificate.not_after, preferences[certificate.owner_id])
+            wanted = {slot.threshold for slot in all_slots}
+            unwanted = [
+                t for t, s in mine.items() if s is ReminderStatus.PENDING and t not in wanted
+            ]
+            if unwanted:
+                await reminders.cancel_thresholds(session, certificate.id or 0, unwanted)
+            decision = decide(all_slots, mine.keys(), now)
+            rows.extend(_rows(certificate, decision, now))
+            certificate.next_reminder_at = decision.next_at
+        await reminders.plan_many(session, rows)
+        return len(due)
+
+    # --- dispatch ---------------------------------------------------------------------
+
+    async def _claim_batch(self, now: datetime) -> list[_Message]:
+        async with self.services.database.write() as session:
+            return await self._claim(session, now)
+
+    async def _claim(self, session: AsyncSession, now: datetime) -> list[_Message]:
+        """Claim due reminders and build one message per user (quiet hours wait)."""
+        claimed = await reminders.claim_due(
+            session,
+            now=now,
+            lease_owner=self.lease_owner,
+            lease=LEASE,
+            limit=CLAIM_BATCH,
+            channels=list(self.notifiers),
+        )
+        by_owner: dict[int, list[Reminder]] = defaultdict(list)
+        for row in claimed:
+            by_owner[row.owner_id].append(row)
+        messages = []
+        for owner_id, rows in by_owner.items():
+            owner = await users.get(session, owner_id)
+            preferences = preferences_for(owner, self.services.settings)
+            if is_quiet(now, preferences):
+                await self._defer(session, rows, quiet_ends(now, preferences))
+                continue
+            due = await self._due(session, owner_id, rows)
+            if due:
+                messages.append(await self._compose(session, owner, due, now))
+        return messages
+
+    async def _defer(
+        self, session: AsyncSession, rows: Sequence[Reminder], until: datetime
+    ) -> None:
+        for row in rows:
+            await reminders.defer(session, row.id or 0, self.lease_owner, until)
+
+    async def _due(
+        self, session: AsyncSession, owner_id: int, rows: Sequence[Reminder]
+    ) -> tuple[Due, ...]:
+        """Pair rows with their certificates; rows of a certificate gone quiet are cancelled."""
+        due = []
+        for row in rows:
+            certificate = await certificates.get(session, owner_id, row.certificate_id)
+            if certificate.reminders_enabled:
+                due.append(Due(row, certificate))
+            else:
+                await reminders.cancel_pending(session, row.certificate_id)
+        return tuple(due)
+
+    async def _compose(
+        self, session: AsyncSession, owner: User, rows: tuple[Due, ...], now: datetime
+    ) -> _Message:
+        """One message for the user: a line per certificate, the most urgent row speaking."""
+        services = self.services
+        ctx = Context(services, session, owner, services.catalog.texts(owner.locale), now)
+        line: dict[int, Due] = {}
+        for item in sorted(rows, key=lambda d: d.reminder.threshold_days, reverse=True):
+            line[item.certificate.id or 0] = item
+        shown = sorted(line.values(), key=lambda d: d.certificate.not_after)
+        return _Message(owner, await compose(ctx, shown), rows)
+
+    async def _deliver(self, message: _Message, now: datetime) -> list[Delivery]:
+        notifier = self.notifiers[message.user.channel]
+        fingerprints = sorted({item.certificate.fingerprint for item in message.rows})
+        try:
+            message_id = await notifier.send(message.user, message.reply, fingerprints, now)
+        except NotifierError as error:
+            await self._failed(message, error, now)
+            return []
+        async with self.services.database.write() as session:
+            for item in message.rows:
+                await reminders.mark_sent(
+                    session, item.reminder.id or 0, self.lease_owner, now, message_id
+                )
+        return _deliveries(message, message_id)
+
+    async def _failed(self, message: _Message, error: NotifierError, now: datetime) -> None:
+        async with self.services.database.write() as session:
+            if isinstance(error, UserUnreachable):
+                await users.set_reachable(session, message.user.id or 0, False, now)
+            for item in message.rows:
+                backoff = RETRY_BASE * 2 ** max(item.reminder.attempts - 1, 0)
+                await reminders.mark_failed(
+                    session,
+                    item.reminder.id or 0,
+                    self.lease_owner,
+                    error=str(error) or type(error).__name__,
+                    retry_at=now + backoff,
+                    max_attempts=MAX_ATTEMPTS,
+                )
+
+
+def _rows(certificate: Certificate, decision: Decision, now: datetime) -> list[dict[str, object]]:
+    """Outbox rows for a decision: the slot to send pending, the missed ones passed."""
+    chosen = [(slot, ReminderStatus.PASSED) for slot in decision.passed]
+    if decision.send is not None:
+        chosen.append((decision.send, ReminderStatus.PENDING))
+    return [
+        {
+            "certificate_id": certificate.id,
+            "owner_id": certificate.owner_id,
+            "kind": slot.kind,
+            "threshold_days": slot.threshold,
+            "due_at": slot.due_at,
+            "status": status,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for slot, status in chosen
+    ]
+
+
+def _deliveries(message: _Message, message_id: str) -> list[Delivery]:
+    return [
+        Delivery(
+            user=message.user.user_key,
+            channel=message.user.channel.value,
+            certificate=item.certificate.fingerprint,
+            threshold_days=item.reminder.threshold_days,
+            kind=item.reminder.kind.value,
+            message=message_id,
+            text=message.reply.text,
+        )
+        for item in message.rows
+    ]

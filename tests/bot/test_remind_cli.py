@@ -1,0 +1,118 @@
+"""`certmate remind` and `certmate run`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Holder
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+
+
+def _certmate(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=_env(),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def registered(tmp_path: Path, holder: Holder) -> Path:
+    """A console user who registered the holder's certificate (reminders only) in May."""
+    (tmp_path / "signCert.der").write_bytes(holder.cert_der)
+    script = tmp_path / "register.txt"
+    script.write_text("/upload signCert.der\n/press 알림용으로만 등록\n")
+    run = _certmate(tmp_path, "chat", "--script", str(script), "--now", "2026-05-20T10:00+09:00")
+    assert run.returncode == 0, run.stderr
+    return tmp_path
+
+
+def _remind(folder: Path, now: str, *extra: str) -> list[dict[str, object]]:
+    run = _certmate(folder, "remind", "--now", now, "--json", *extra)
+    assert run.returncode == 0, run.stderr
+    return [json.loads(line) for line in run.stdout.splitlines()]
+
+
+def test_remind_json_contract(registered: Path, holder: Holder) -> None:
+    """One object per reminder with user, channel, certificate fingerprint, threshold, kind,
+    message id and text; a second run at the same --now sends nothing."""
+    import hashlib  # noqa: PLC0415
+
+    (reminder,) = _remind(registered, "2026-06-01T09:05:00+09:00")
+    assert set(reminder) == {
+        "user", "channel", "certificate", "threshold_days", "kind", "message", "text",
+    }  # fmt: skip
+    assert reminder["user"] == "console"
+    assert reminder["channel"] == "console"
+    assert reminder["certificate"] == hashlib.sha256(holder.cert_der).hexdigest()
+    assert (reminder["threshold_days"], reminder["kind"]) == (30, "expiry")
+    assert "D-30" in str(reminder["text"])
+    assert _remind(registered, "2026-06-01T09:05:00+09:00") == []
+
+
+def test_dry_run_shows_without_sending(registered: Path) -> None:
+    """--dry-run lists what would go out; the real run afterwards sends exactly that."""
+    would = _remind(registered, "2026-06-01T09:05:00+09:00", "--dry-run")
+    assert [r["threshold_days"] for r in would] == [30]
+    sent = _remind(registered, "2026-06-01T09:05:00+09:00")
+    assert [r["threshold_days"] for r in sent] == [30]
+
+
+def test_console_reminders_show_at_the_next_chat(registered: Path) -> None:
+    """The console user sees the reminder, with its buttons, at their next message."""
+    _remind(registered, "2026-06-01T09:05:00+09:00")
+    script = registered / "next.txt"
+    script.write_text("/help\n")
+    run = _certmate(registered, "chat", "--script", str(script), "--now", "2026-06-01T10:00+09:00")
+    entries = [json.loads(line) for line in run.stdout.splitlines()]
+    reminder = entries[1]
+    assert reminder["type"] == "text"
+    assert reminder["text"].startswith("인증서 만료 알림")
+    assert "1일 뒤에 다시 알림" in reminder["buttons"]
+
+
+def test_remind_needs_a_time_zone_on_now(tmp_path: Path) -> None:
+    """A --now without an offset is ambiguous: refused with a clear message."""
+    run = _certmate(tmp_path, "remind", "--now", "2026-06-01T09:05")
+    assert run.returncode == 1
+    assert "time zone" in run.stderr
+
+
+def test_run_sweeps_at_start_and_stops_gracefully_on_sigterm(registered: Path) -> None:
+    """`certmate run` applies migrations, runs a sweep at once, and exits 0 on SIGTERM."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=registered,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        deadline = time.monotonic() + 30
+        assert process.stderr is not None
+        seen = ""
+        while "reminder sweep:" not in seen and time.monotonic() < deadline:
+            seen += process.stderr.readline()
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+    assert "reminder sweep:" in seen
