@@ -196,6 +196,7 @@ class Reminder(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("certificate_id", "kind", "threshold_days"),
         sa.Index("ix_reminders_claim", "status", "due_at"),
+        sa.Index("ix_reminders_lease", "status", "lease_expires_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -64,18 +64,45 @@ async def claim_due(
     limit: int,
     channels: Collection[Channel],
 ) -> Sequence[Reminder]:
-    """Take up to `limit` due reminders (or ones whose lease expired) for `lease_owner`.
+    """Take up to `limit` due reminders for `lease_owner`: first those whose lease expired
+    (their sender crashed), then pending ones, most overdue first.
 
     Only reminders of reachable users with reminders on, on `channels` (the
-    ones a notifier can deliver to), are taken.
+    ones a notifier can deliver to), are taken. Each of the two lookups is an
+    index range scan, so a claim costs what it takes, not the table size.
     """
-    claimable = sa.or_(
-        sa.and_(col(Reminder.status) == ReminderStatus.PENDING, col(Reminder.due_at) <= now),
-        sa.and_(
-            col(Reminder.status) == ReminderStatus.SENDING,
-            col(Reminder.lease_expires_at) < now,
-        ),
+    expired = sa.and_(
+        col(Reminder.status) == ReminderStatus.SENDING, col(Reminder.lease_expires_at) < now
     )
+    due = sa.and_(col(Reminder.status) == ReminderStatus.PENDING, col(Reminder.due_at) <= now)
+    claimed: list[Reminder] = []
+    lookups = ((expired, col(Reminder.lease_expires_at)), (due, col(Reminder.due_at)))
+    for claimable, order in lookups:
+        if len(claimed) < limit:
+            claimed.extend(
+                await _claim(
+                    session,
+                    claimable,
+                    order,
+                    limit=limit - len(claimed),
+                    lease_owner=lease_owner,
+                    lease_until=now + lease,
+                    channels=channels,
+                )
+            )
+    return sorted(claimed, key=lambda r: (r.due_at, r.id or 0))
+
+
+async def _claim(
+    session: AsyncSession,
+    claimable: sa.ColumnElement[bool],
+    order: Any,
+    *,
+    limit: int,
+    lease_owner: str,
+    lease_until: datetime,
+    channels: Collection[Channel],
+) -> Sequence[Reminder]:
     # Correlated, so each due row looks its owner up by primary key: the cost follows the
     # due rows, not the number of users.
     deliverable = (
@@ -91,7 +118,7 @@ async def claim_due(
     candidates = (
         select(col(Reminder.id))
         .where(claimable, deliverable)
-        .order_by(col(Reminder.due_at), col(Reminder.id))
+        .order_by(order, col(Reminder.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
@@ -102,13 +129,13 @@ async def claim_due(
         .values(
             status=ReminderStatus.SENDING,
             lease_owner=lease_owner,
-            lease_expires_at=now + lease,
+            lease_expires_at=lease_until,
             attempts=col(Reminder.attempts) + 1,
         )
         .returning(Reminder)
         .execution_options(populate_existing=True)
     )
-    return sorted(claimed.all(), key=lambda r: (r.due_at, r.id or 0))
+    return claimed.all()
 
 
 async def mark_sent(

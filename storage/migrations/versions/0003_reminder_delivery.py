@@ -45,10 +45,12 @@ def upgrade() -> None:
             batch_op.f("uq_reminders_certificate_id_kind_threshold_days"),
             ["certificate_id", "kind", "threshold_days"],
         )
+        batch_op.create_index("ix_reminders_lease", ["status", "lease_expires_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("reminders", schema=None) as batch_op:
+        batch_op.drop_index("ix_reminders_lease")
         batch_op.drop_constraint(
             batch_op.f("uq_reminders_certificate_id_kind_threshold_days"), type_="unique"
         )
