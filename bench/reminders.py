@@ -100,15 +100,17 @@ async def measure(db: Database) -> dict[str, float]:
     plan_s = time.perf_counter() - started
     started = time.perf_counter()
     claimed = 0
+    cursor = None
     while True:
         async with db.write() as session:
             batch = await reminders.claim_due(
                 session, now=NOW, lease_owner="bench", lease=LEASE, limit=CLAIM_BATCH,
-                channels=[Channel.TELEGRAM],
+                channels=[Channel.TELEGRAM], after=cursor,
             )  # fmt: skip
-        if not batch:
+        if not batch.rows:
             break
-        claimed += len(batch)
+        claimed += len(batch.rows)
+        cursor = batch.cursor
     claim_s = time.perf_counter() - started
     return {"planned": planned, "claimed": claimed, "plan_s": plan_s, "claim_s": claim_s}
 

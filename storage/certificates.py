@@ -23,6 +23,7 @@ from storage.models import (
 )
 from storage.packing import pack_files, unpack_files
 from storage.sql import flushed_id
+from storage.types import UTCDateTime
 from storage.vault import Binding, Sealed, Vault
 
 
@@ -245,21 +246,35 @@ async def predecessors(
     return result.all()
 
 
-async def due(session: AsyncSession, before: datetime, limit: int) -> Sequence[Certificate]:
-    """Active certificates whose next reminder is due before `before` (the sweep's query)."""
-    result = await session.scalars(due_query(before, limit))
+Cursor = tuple[datetime, int]
+"""Where a walk over due rows stopped: (time, id) of the last row taken."""
+
+
+async def due(
+    session: AsyncSession, before: datetime, limit: int, after: Cursor | None = None
+) -> Sequence[Certificate]:
+    """Active certificates whose next reminder is due before `before` (the sweep's query),
+    in (time, id) order, starting after `after` when a walk is under way."""
+    result = await session.scalars(due_query(before, limit, after))
     return result.all()
 
 
-def due_query(before: datetime, limit: int) -> SelectOfScalar[Certificate]:
-    """The sweep's query; it is served by the partial index `ix_certificates_due`."""
-    return (
-        select(Certificate)
-        .where(
-            col(Certificate.status) == CertificateStatus.ACTIVE,
-            col(Certificate.next_reminder_at).is_not(None),
-            col(Certificate.next_reminder_at) <= before,
-        )
-        .order_by(col(Certificate.next_reminder_at))
-        .limit(limit)
+def due_query(
+    before: datetime, limit: int, after: Cursor | None = None
+) -> SelectOfScalar[Certificate]:
+    """The sweep's query; the partial index `ix_certificates_due` serves it.
+
+    The cursor keeps a walk from revisiting index entries of rows it already
+    planned (PostgreSQL keeps their old versions until vacuum).
+    """
+    query = select(Certificate).where(
+        col(Certificate.status) == CertificateStatus.ACTIVE,
+        col(Certificate.next_reminder_at).is_not(None),
+        col(Certificate.next_reminder_at) <= before,
     )
+    if after is not None:
+        query = query.where(
+            sa.tuple_(col(Certificate.next_reminder_at), col(Certificate.id))
+            > sa.tuple_(sa.literal(after[0], UTCDateTime()), sa.literal(after[1]))
+        )
+    return query.order_by(col(Certificate.next_reminder_at), col(Certificate.id)).limit(limit)

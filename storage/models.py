@@ -122,6 +122,7 @@ class Certificate(SQLModel, table=True):
         sa.Index(
             "ix_certificates_due",
             "next_reminder_at",
+            "id",
             sqlite_where=sa.text("status = 'active' AND next_reminder_at IS NOT NULL"),
             postgresql_where=sa.text("status = 'active' AND next_reminder_at IS NOT NULL"),
         ),

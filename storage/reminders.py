@@ -11,6 +11,7 @@ row is never lost.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlmodel import col, select
 
 from storage.models import Channel, Reminder, ReminderKind, ReminderStatus, User
 from storage.sql import affected, insert_ignore, insert_ignore_many
+from storage.types import UTCDateTime
 
 _OPEN = (ReminderStatus.PENDING, ReminderStatus.SENDING)
 
@@ -63,9 +65,11 @@ async def claim_due(
     lease: timedelta,
     limit: int,
     channels: Collection[Channel],
-) -> Sequence[Reminder]:
+    after: tuple[datetime, int] | None = None,
+) -> Claimed:
     """Take up to `limit` due reminders for `lease_owner`: first those whose lease expired
-    (their sender crashed), then pending ones, most overdue first.
+    (their sender crashed), then pending ones, most overdue first (after `after`, the
+    (due time, id) where this walk left off, so old index entries are not scanned again).
 
     Only reminders of reachable users with reminders on, on `channels` (the
     ones a notifier can deliver to), are taken. Each of the two lookups is an
@@ -75,22 +79,39 @@ async def claim_due(
         col(Reminder.status) == ReminderStatus.SENDING, col(Reminder.lease_expires_at) < now
     )
     due = sa.and_(col(Reminder.status) == ReminderStatus.PENDING, col(Reminder.due_at) <= now)
-    claimed: list[Reminder] = []
-    lookups = ((expired, col(Reminder.lease_expires_at)), (due, col(Reminder.due_at)))
-    for claimable, order in lookups:
-        if len(claimed) < limit:
-            claimed.extend(
-                await _claim(
-                    session,
-                    claimable,
-                    order,
-                    limit=limit - len(claimed),
-                    lease_owner=lease_owner,
-                    lease_until=now + lease,
-                    channels=channels,
-                )
-            )
-    return sorted(claimed, key=lambda r: (r.due_at, r.id or 0))
+    if after is not None:
+        position = sa.tuple_(sa.literal(after[0], UTCDateTime()), sa.literal(after[1]))
+        due = sa.and_(due, sa.tuple_(col(Reminder.due_at), col(Reminder.id)) > position)
+    expired_rows = await _claim(
+        session,
+        expired,
+        col(Reminder.lease_expires_at),
+        limit=limit,
+        lease_owner=lease_owner,
+        lease_until=now + lease,
+        channels=channels,
+    )
+    due_rows: Sequence[Reminder] = []
+    if len(expired_rows) < limit:
+        due_rows = await _claim(
+            session,
+            due,
+            col(Reminder.due_at),
+            limit=limit - len(expired_rows),
+            lease_owner=lease_owner,
+            lease_until=now + lease,
+            channels=channels,
+        )
+    cursor = (due_rows[-1].due_at, due_rows[-1].id or 0) if due_rows else after
+    rows = sorted([*expired_rows, *due_rows], key=lambda r: (r.due_at, r.id or 0))
+    return Claimed(rows, cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    rows: Sequence[Reminder]
+    cursor: tuple[datetime, int] | None
+    """Where the walk over pending rows goes on from (pass it back as `after`)."""
 
 
 async def _claim(

@@ -36,6 +36,7 @@ from handlers.reminder_plan import (
 )
 from handlers.services import Services
 from storage import certificates, reminders, users
+from storage.certificates import Cursor
 from storage.models import Certificate, Channel, Reminder, ReminderStatus, User
 
 PLAN_BATCH: Final = 500
@@ -56,6 +57,13 @@ class Delivery:
     kind: str
     message: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    claimed: int
+    cursor: Cursor | None
+    messages: list[_Message]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,40 +93,52 @@ class Sweeper:
 
     async def plan(self, now: datetime) -> int:
         """Plan every certificate whose next slot has come; returns how many were looked at."""
-        total = 0
-        while planned := await self._plan_batch(now):
+        total, cursor = 0, None
+        while True:
+            async with self.services.database.write() as session:
+                planned, cursor = await self._plan(session, now, cursor)
+            if not planned:
+                return total
             total += planned
-        return total
 
     async def dispatch(self, now: datetime) -> list[Delivery]:
         """Claim, send and mark every due reminder."""
         deliveries: list[Delivery] = []
-        while messages := await self._claim_batch(now):
-            for message in messages:
+        cursor = None
+        while True:
+            async with self.services.database.write() as session:
+                batch = await self._claim(session, now, cursor)
+            if not batch.claimed:
+                return deliveries
+            cursor = batch.cursor
+            for message in batch.messages:
                 deliveries.extend(await self._deliver(message, now))
-        return deliveries
 
     async def _dry_run(self, now: datetime) -> list[Delivery]:
         deliveries: list[Delivery] = []
         async with self.services.database.scratch() as session:
-            while await self._plan(session, now):
-                pass
-            while messages := await self._claim(session, now):
-                for message in messages:
+            planned, cursor = await self._plan(session, now, None)
+            while planned:
+                planned, cursor = await self._plan(session, now, cursor)
+            batch = await self._claim(session, now, None)
+            while batch.claimed:
+                for message in batch.messages:
                     deliveries.extend(_deliveries(message, f"dry-run-{secrets.token_hex(4)}"))
+                batch = await self._claim(session, now, batch.cursor)
         return deliveries
 
     # --- planning ---------------------------------------------------------------------
 
-    async def _plan_batch(self, now: datetime) -> int:
-        async with self.services.database.write() as session:
-            return await self._plan(session, now)
-
-    async def _plan(self, session: AsyncSession, now: datetime) -> int:
-        """Plan a batch of certificates whose next slot has come; returns how many."""
-        due = await certificates.due(session, now, PLAN_BATCH)
+    async def _plan(
+        self, session: AsyncSession, now: datetime, after: Cursor | None
+    ) -> tuple[int, Cursor | None]:
+        """Plan a batch of certificates whose next slot has come, after `after`;
+        returns how many, and where the walk goes on from."""
+        due = await certificates.due(session, now, PLAN_BATCH, after)
         if not due:
-            return 0
+            return 0, after
+        last = due[-1]
+        cursor: Cursor = (last.next_reminder_at or now, last.id or 0)
         owners = await users.get_many(session, {c.owner_id for c in due})
         planned = await reminders.planned(session, [c.id or 0 for c in due])
         preferences: dict[int, Preferences] = {}
@@ -144,16 +164,13 @@ class Sweeper:
             rows.extend(_rows(certificate, decision, now))
             certificate.next_reminder_at = decision.next_at
         await reminders.plan_many(session, rows)
-        return len(due)
+        return len(due), cursor
 
     # --- dispatch ---------------------------------------------------------------------
 
-    async def _claim_batch(self, now: datetime) -> list[_Message]:
-        async with self.services.database.write() as session:
-            return await self._claim(session, now)
-
-    async def _claim(self, session: AsyncSession, now: datetime) -> list[_Message]:
-        """Claim due reminders and build one message per user (quiet hours wait)."""
+    async def _claim(self, session: AsyncSession, now: datetime, after: Cursor | None) -> _Batch:
+        """Claim due reminders (after `after`) and build one message per user; reminders
+        of users in their quiet hours are put back for the morning."""
         claimed = await reminders.claim_due(
             session,
             now=now,
@@ -161,9 +178,12 @@ class Sweeper:
             lease=LEASE,
             limit=CLAIM_BATCH,
             channels=list(self.notifiers),
+            after=after,
         )
+        if not claimed.rows:
+            return _Batch(0, after, [])
         by_owner: dict[int, list[Reminder]] = defaultdict(list)
-        for row in claimed:
+        for row in claimed.rows:
             by_owner[row.owner_id].append(row)
         messages = []
         for owner_id, rows in by_owner.items():
@@ -175,7 +195,7 @@ class Sweeper:
             due = await self._due(session, owner_id, rows)
             if due:
                 messages.append(await self._compose(session, owner, due, now))
-        return messages
+        return _Batch(len(claimed.rows), claimed.cursor, messages)
 
     async def _defer(
         self, session: AsyncSession, rows: Sequence[Reminder], until: datetime

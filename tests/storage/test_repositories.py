@@ -343,23 +343,39 @@ async def test_claim_lease_send_and_reclaim(
     await _reminder_setup(database, vault, holder, 3)
     lease = timedelta(minutes=5)
     async with database.write() as session:
-        claimed = await reminders.claim_due(
-            session, now=NOW, lease_owner="a", lease=lease, limit=2, channels=[Channel.TELEGRAM]
-        )
+        claimed = (
+            await reminders.claim_due(
+                session, now=NOW, lease_owner="a", lease=lease, limit=2, channels=[Channel.TELEGRAM]
+            )
+        ).rows
     assert [r.threshold_days for r in claimed] == [2, 1]  # most overdue first
     async with database.write() as session:
         assert await reminders.mark_sent(session, claimed[0].id or 0, "a", NOW, "m1")
         assert not await reminders.mark_sent(session, claimed[1].id or 0, "intruder", NOW, "m2")
     async with database.write() as session:
-        nothing_new = await reminders.claim_due(
-            session, now=NOW, lease_owner="b", lease=lease, limit=10, channels=[Channel.TELEGRAM]
-        )
+        nothing_new = (
+            await reminders.claim_due(
+                session,
+                now=NOW,
+                lease_owner="b",
+                lease=lease,
+                limit=10,
+                channels=[Channel.TELEGRAM],
+            )
+        ).rows
     assert [r.threshold_days for r in nothing_new] == [0]
     later = NOW + lease + timedelta(seconds=1)
     async with database.write() as session:
-        retaken = await reminders.claim_due(
-            session, now=later, lease_owner="b", lease=lease, limit=10, channels=[Channel.TELEGRAM]
-        )
+        retaken = (
+            await reminders.claim_due(
+                session,
+                now=later,
+                lease_owner="b",
+                lease=lease,
+                limit=10,
+                channels=[Channel.TELEGRAM],
+            )
+        ).rows
     assert sorted(r.threshold_days for r in retaken) == [0, 1]
     assert all(r.attempts == 2 for r in retaken)
     async with database.write() as session:
@@ -395,9 +411,9 @@ async def test_concurrent_claims_never_share_a_row(
                     limit=7,
                     channels=[Channel.TELEGRAM],
                 )
-            if not batch:
+            if not batch.rows:
                 return taken
-            taken.extend(r.id or 0 for r in batch)
+            taken.extend(r.id or 0 for r in batch.rows)
 
     results = await asyncio.gather(*(sweeper(f"s{i}") for i in range(4)))
     claimed = [row for result in results for row in result]
@@ -416,7 +432,7 @@ async def test_claims_skip_unreachable_users_and_other_channels(
                 session, now=NOW, lease_owner="x", lease=timedelta(minutes=5), limit=10,
                 channels=channels,
             )  # fmt: skip
-            return len(rows)
+            return len(rows.rows)
 
     assert await claim([Channel.KAKAO]) == 0
     async with database.write() as session:
@@ -443,3 +459,39 @@ async def test_due_query_finds_only_active_due_certificates(
             first,
             second,
         ]
+
+
+async def test_a_claim_walk_with_its_cursor_takes_every_row_once(
+    database: Database, vault: Vault, holder: Holder
+) -> None:
+    """Claiming one at a time with the returned cursor takes every due row, and a row
+    whose lease expired does not move the cursor past pending rows still waiting."""
+    await _reminder_setup(database, vault, holder, 5)
+    lease = timedelta(minutes=5)
+    async with database.write() as session:
+        (first,) = (
+            await reminders.claim_due(
+                session,
+                now=NOW,
+                lease_owner="crashed",
+                lease=lease,
+                limit=1,
+                channels=[Channel.TELEGRAM],
+            )
+        ).rows
+    later = NOW + lease + timedelta(minutes=1)
+    taken: list[int] = []
+    cursor = None
+    while True:
+        async with database.write() as session:
+            claim = await reminders.claim_due(
+                session, now=later, lease_owner="w", lease=lease, limit=1,
+                channels=[Channel.TELEGRAM], after=cursor,
+            )  # fmt: skip
+        if not claim.rows:
+            break
+        taken.extend(r.id or 0 for r in claim.rows)
+        cursor = claim.cursor
+    assert taken[0] == first.id  # the expired lease is taken over first
+    assert sorted(taken) == sorted(set(taken))
+    assert len(taken) == 5

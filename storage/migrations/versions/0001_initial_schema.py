@@ -209,7 +209,7 @@ def upgrade() -> None:
     with op.batch_alter_table("certificates", schema=None) as batch_op:
         batch_op.create_index(
             "ix_certificates_due",
-            ["next_reminder_at"],
+            ["next_reminder_at", "id"],
             unique=False,
             sqlite_where=sa.text("status = 'active' AND next_reminder_at IS NOT NULL"),
             postgresql_where=sa.text("status = 'active' AND next_reminder_at IS NOT NULL"),
