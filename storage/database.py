@@ -98,6 +98,20 @@ class Database:
         async with self.engine.connect() as connection:
             await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    async def analyze(self, table: str) -> None:
+        """PostgreSQL: refresh a table's planner statistics now.
+
+        After a bulk of inserts (a first sweep over a large import) the planner
+        would otherwise keep plans made for the empty table until autovacuum
+        wakes up, and each batch would cost more than the last. SQLite's
+        planner does not depend on them here.
+        """
+        if self.is_sqlite:
+            return
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql(f"ANALYZE {table}")
+            await connection.commit()
+
     async def close(self) -> None:
         await self.engine.dispose()
 

@@ -196,7 +196,7 @@ class Reminder(SQLModel, table=True):
     __tablename__ = "reminders"
     __table_args__ = (
         sa.UniqueConstraint("certificate_id", "kind", "threshold_days"),
-        sa.Index("ix_reminders_claim", "status", "due_at"),
+        sa.Index("ix_reminders_claim", "status", "due_at", "id"),
         sa.Index("ix_reminders_lease", "status", "lease_expires_at"),
     )
 

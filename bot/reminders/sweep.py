@@ -40,6 +40,10 @@ from storage.certificates import Cursor
 from storage.models import Certificate, Channel, Reminder, ReminderStatus, User
 
 PLAN_BATCH: Final = 500
+ANALYZE_EVERY: Final = 10_000
+ANALYZE_AFTER: Final = 1_000
+"""Statistics are refreshed (PostgreSQL) every ANALYZE_EVERY certificates planned, and at
+the end of a sweep that planned at least ANALYZE_AFTER: small sweeps leave it to autovacuum."""
 CLAIM_BATCH: Final = 100
 LEASE: Final = timedelta(minutes=5)
 MAX_ATTEMPTS: Final = 5
@@ -93,13 +97,18 @@ class Sweeper:
 
     async def plan(self, now: datetime) -> int:
         """Plan every certificate whose next slot has come; returns how many were looked at."""
-        total, cursor = 0, None
+        total, cursor, since_analyze = 0, None, 0
+        database = self.services.database
         while True:
-            async with self.services.database.write() as session:
+            async with database.write() as session:
                 planned, cursor = await self._plan(session, now, cursor)
+            total += planned
+            since_analyze += planned
+            if since_analyze >= ANALYZE_EVERY or (not planned and since_analyze >= ANALYZE_AFTER):
+                await database.analyze("reminders")  # the outbox grew: fresh plans
+                since_analyze = 0
             if not planned:
                 return total
-            total += planned
 
     async def dispatch(self, now: datetime) -> list[Delivery]:
         """Claim, send and mark every due reminder."""

@@ -363,7 +363,7 @@ def upgrade() -> None:
         ),
     )
     with op.batch_alter_table("reminders", schema=None) as batch_op:
-        batch_op.create_index("ix_reminders_claim", ["status", "due_at"], unique=False)
+        batch_op.create_index("ix_reminders_claim", ["status", "due_at", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_reminders_owner_id"), ["owner_id"], unique=False)
 
 
