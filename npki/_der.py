@@ -1,4 +1,4 @@
-"""Just enough DER framing to cut the first element off a byte string.
+"""Just enough DER framing to cut the first element off a byte string and count a list.
 
 Real NPKI files sometimes carry extra bytes after their DER structure (46 in
 one TradeSign key). Parsers that insist on an exact fit would refuse them, so
@@ -20,8 +20,30 @@ def first_element(data: bytes) -> bytes:
     """
     if len(data) < 2:
         raise MalformedInput("The file is empty or too short.", "파일이 비어 있거나 너무 짧습니다.")
-    pos = 1
-    if data[0] & 0x1F == 0x1F:  # high-tag-number form: base-128 continues while bit 8 is set
+    _content, end = _element_at(data, 0)
+    return data[:end]
+
+
+def count_children(data: bytes) -> int:
+    """How many elements the constructed DER element at the start of `data` holds.
+
+    Counting walks headers only, so a list's size can be checked against a
+    limit before a full decoder spends time on every element of it.
+    """
+    pos, end = _element_at(data, 0)
+    count = 0
+    while pos < end:
+        _content, pos = _element_at(data[:end], pos)
+        count += 1
+    return count
+
+
+def _element_at(data: bytes, pos: int) -> tuple[int, int]:
+    """Where the content of the element starting at `pos` begins and where it ends."""
+    if pos + 2 > len(data):
+        raise MalformedInput()
+    pos += 1
+    if data[pos - 1] & 0x1F == 0x1F:  # high-tag-number form: base-128 continues while bit 8 is set
         while pos < len(data) and data[pos] & 0x80:
             pos += 1
         pos += 1
@@ -42,4 +64,4 @@ def first_element(data: bytes) -> bytes:
     end = pos + length
     if end > len(data):
         raise MalformedInput("The file is cut short.", "파일이 중간에 잘려 있습니다.")
-    return data[:end]
+    return pos, end

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyasn1.type import univ
 
-from npki import _asn1
+from npki import _asn1, _der
 from npki._guard import guarded
 from npki.certificate import parse_certificate, tolerating_nonpositive_serials
 from npki.errors import (
@@ -90,18 +90,12 @@ def check_pfx(data: bytes, limits: Limits) -> CheckedPfx:
             "PFX files signed with a public key are not supported.",
             "공개키로 서명된 PFX 파일은 지원하지 않습니다.",
         )
-    safes = _asn1.decode(_data_content(auth_safe), _asn1.AuthenticatedSafe())
-    if len(safes) > _MAX_SAFES:
-        raise UnsafeInput(
-            f"The PFX holds {len(safes)} safes, more than the limit of {_MAX_SAFES}.",
-            f"PFX 파일의 저장 영역이 너무 많습니다({len(safes)}개, 한도 {_MAX_SAFES}개).",
-        )
+    safes = _decode_safes(_data_content(auth_safe))
     encrypted: list[EncryptedSafe] = []
     for content_info in safes:
         kind = str(content_info["contentType"])
         if kind == _asn1.OID_PKCS7_DATA:
-            bags = _asn1.decode(_data_content(content_info), _asn1.SafeContents())
-            iterations += _check_bags(bags, limits)
+            iterations += _check_bags(_decode_bags(_data_content(content_info)), limits)
         elif kind == _asn1.OID_PKCS7_ENCRYPTED_DATA:
             safe = _encrypted_safe(content_info, limits)
             encrypted.append(safe)
@@ -224,7 +218,7 @@ def _decrypt_safe(safe: EncryptedSafe, password: bytes, text: str) -> Any:
     else:
         plain = decrypt_pkcs12_pbe(safe, bmp_password(text))
     try:
-        return _asn1.decode_exact(plain, _asn1.SafeContents())
+        return _decode_bags(plain, exact=True)
     except MalformedInput as err:
         raise WrongPassword() from err
 
@@ -241,13 +235,31 @@ def _data_content(content_info: Any) -> bytes:
     return bytes(octets)
 
 
+def _decode_safes(data: bytes) -> Any:
+    """The AuthenticatedSafe, its size checked before pyasn1 spends time on each safe."""
+    count = _der.count_children(data)
+    if count > _MAX_SAFES:
+        raise UnsafeInput(
+            f"The PFX holds {count} safes, more than the limit of {_MAX_SAFES}.",
+            f"PFX 파일의 저장 영역이 너무 많습니다({count}개, 한도 {_MAX_SAFES}개).",
+        )
+    return _asn1.decode(data, _asn1.AuthenticatedSafe())
+
+
+def _decode_bags(data: bytes, *, exact: bool = False) -> Any:
+    """One SafeContents, its size checked before pyasn1 spends time on each bag;
+    `exact` refuses trailing bytes (a decrypted safe has none)."""
+    count = _der.count_children(data)
+    if count > _MAX_BAGS:
+        raise UnsafeInput(
+            f"A PFX safe holds {count} bags, more than the limit of {_MAX_BAGS}.",
+            f"PFX 파일에 든 항목이 너무 많습니다({count}개, 한도 {_MAX_BAGS}개).",
+        )
+    return (_asn1.decode_exact if exact else _asn1.decode)(data, _asn1.SafeContents())
+
+
 def _check_bags(bags: Any, limits: Limits) -> int:
     """Check one SafeContents; the iteration counts of its shrouded key bags, summed."""
-    if len(bags) > _MAX_BAGS:
-        raise UnsafeInput(
-            f"A PFX safe holds {len(bags)} bags, more than the limit of {_MAX_BAGS}.",
-            f"PFX 파일에 든 항목이 너무 많습니다({len(bags)}개, 한도 {_MAX_BAGS}개).",
-        )
     return sum(_check_bag(bag, limits) for bag in bags)
 
 

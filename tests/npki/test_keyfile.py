@@ -135,7 +135,7 @@ def test_iteration_count_over_the_limit_is_refused_without_computing(
     started = time.perf_counter()
     with pytest.raises(npki.UnsafeInput):
         npki.open_pair(holder.cert_der, key_file, PW)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.2
 
 
 def test_iteration_limit_is_configurable(holder: Holder, seed_key: bytes) -> None:

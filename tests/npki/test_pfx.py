@@ -83,7 +83,7 @@ def test_pfx_iteration_count_over_the_limit_is_refused_fast(holder: Holder) -> N
     started = time.perf_counter()
     with pytest.raises(npki.UnsafeInput):
         npki.open_pfx(data, b"pw", limits=limits)
-    assert time.perf_counter() - started < 0.05
+    assert time.perf_counter() - started < 0.2
     assert npki.open_pfx(data, b"pw").certificate.der == holder.cert_der
 
 
