@@ -6,6 +6,7 @@ Nothing here runs at import time; each command calls what it needs.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from bot.config import Settings
@@ -73,9 +74,12 @@ def build_assistant(services: Services) -> Assistant:
     return Assistant(services, all_flows())
 
 
-def notifiers(services: Services) -> dict[Channel, Notifier]:
-    """How reminders reach each channel's users. Console and Kakao users get them as
-    notices at their next message (Kakao's Event API is not wired yet); Telegram's
-    notifier arrives with the Telegram channel, until then its reminders wait."""
+def notifiers(
+    services: Services, channels: Mapping[Channel, Notifier] | None = None
+) -> dict[Channel, Notifier]:
+    """How reminders reach each channel's users: through the running `channels` that
+    can message first (Telegram), else as notices at the user's next message (console;
+    Kakao until its Event API is wired). A channel with no notifier here (Telegram with
+    no token) keeps its reminders waiting in the outbox."""
     kept = NoticeNotifier(services.database)
-    return {Channel.CONSOLE: kept, Channel.KAKAO: kept}
+    return {Channel.CONSOLE: kept, Channel.KAKAO: kept, **(channels or {})}

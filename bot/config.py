@@ -10,6 +10,7 @@ silently falls back to a default.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -100,6 +101,56 @@ class RemindersSettings:
             raise ConfigError(f"[reminders] timezone {self.timezone!r} is not a time zone") from err
 
 
+TELEGRAM_MODES: Final = ("polling", "webhook")
+_SECRET_TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    """`[telegram]`: the bot token and how updates arrive. No token: Telegram is off."""
+
+    token: str = ""
+    mode: str = "polling"
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    webhook_url: str = ""
+    """Where Telegram posts updates; empty: `<http.public_url>/telegram/webhook`."""
+    secret_token: str = ""
+    """Checked on every webhook request; empty: derived from the token."""
+    messages_per_second: int = 30
+    chat_messages_per_second: int = 1
+
+    def __post_init__(self) -> None:
+        if self.mode not in TELEGRAM_MODES:
+            raise ConfigError(f"[telegram] mode must be one of {', '.join(TELEGRAM_MODES)}")
+        if self.secret_token and not _SECRET_TOKEN.fullmatch(self.secret_token):
+            raise ConfigError(
+                "[telegram] secret_token must be 1-256 letters, digits, _ or - (Telegram's rule)"
+            )
+
+    @property
+    def webhook_secret(self) -> str:
+        """The secret Telegram sends back in X-Telegram-Bot-Api-Secret-Token."""
+        if self.secret_token:
+            return self.secret_token
+        digest = hashlib.sha256(b"certmate telegram webhook\0" + self.token.encode()).hexdigest()
+        return digest[:48]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """`[http]`: the one HTTP server (Telegram webhook, Kakao skill, upload page, /healthz)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""
+    """The base of links sent to users and of the webhook; empty: http://host:port."""
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """All settings, one field per `[section]`."""
@@ -109,6 +160,8 @@ class Settings:
     vault: VaultSettings = field(default_factory=VaultSettings)
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     reminders: RemindersSettings = field(default_factory=RemindersSettings)
+    telegram: TelegramSettings = field(default_factory=TelegramSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
 
     @property
     def database_url(self) -> str:
@@ -117,6 +170,10 @@ class Settings:
     @property
     def key_file(self) -> Path:
         return self.vault.key_file or self.storage.data_dir / "master.key"
+
+    @property
+    def telegram_webhook_url(self) -> str:
+        return self.telegram.webhook_url or f"{self.http.base_url}/telegram/webhook"
 
 
 def load_settings(path: Path | None, environ: Mapping[str, str]) -> Settings:

@@ -1,10 +1,13 @@
 """`certmate run`: the main job, until Ctrl-C or SIGTERM (graceful).
 
-For now that is the reminder scheduler: one APScheduler job (in memory, no
-pickled job store) that runs the sweep every `[reminders] sweep_minutes`,
-coalescing missed runs into one, never two at once, with a misfire grace
-that lets a late run still happen. The chat channels (Telegram, KakaoTalk)
-and the HTTP server join it as they are built.
+It starts the one HTTP server (`/healthz`, the Telegram webhook), Telegram
+when a token is set (polling or webhook), and the reminder scheduler: one
+APScheduler job (in memory, no pickled job store) that runs the sweep every
+`[reminders] sweep_minutes`, coalescing missed runs into one, never two at
+once, with a misfire grace that lets a late run still happen. A stop closes
+the HTTP server, lets updates in hand finish, and lets a sweep finish what
+it claimed, all within `STOP_GRACE`; updates not finished by then stay in
+the inbox and are handled at the next start.
 """
 
 from __future__ import annotations
@@ -19,14 +22,25 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.app import build_services, notifiers, open_database
+from bot.app import build_assistant, build_services, notifiers, open_database
+from bot.channels.telegram import (
+    TelegramChannel,
+    TelegramNotifier,
+    build_application,
+    quiet_library_logs,
+)
 from bot.config import Settings
+from bot.reminders.notifiers import Notifier
 from bot.reminders.sweep import Sweeper
+from bot.web import Server, build_app
+from handlers.services import Services
 from storage import migrate
 from storage.keyring import KeyFileError
+from storage.models import Channel
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -37,12 +51,16 @@ log = logging.getLogger("certmate")
 
 def run_main(_args: argparse.Namespace, settings: Settings) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for chatty in ("alembic", "apscheduler"):
+    for chatty in ("alembic", "apscheduler", "aiohttp.access"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
+    quiet_library_logs()
     try:
         asyncio.run(_run(settings))
     except KeyFileError as err:
         print(f"certmate run: {err}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILED
+    except OSError as err:  # the port is taken, or the address cannot be bound
+        print(f"certmate run: cannot start the HTTP server: {err}", file=sys.stderr)  # noqa: T201
         return EXIT_FAILED
     return EXIT_OK
 
@@ -52,8 +70,18 @@ async def _run(settings: Settings) -> None:
     try:
         services = build_services(settings, database, lambda: datetime.now(UTC))
         await migrate.upgrade(database)
+        app = build_app()
+        telegram = _telegram(settings, services, app)
+        server = Server(app, settings.http.host, settings.http.port)
+        await server.start()
+        log.info("HTTP server on %s:%d", settings.http.host, server.port)
+        channels: dict[Channel, Notifier] = {}
+        if telegram is not None:
+            await telegram.start()
+            channels[Channel.TELEGRAM] = TelegramNotifier(telegram.bot)
+            log.info("Telegram is on (%s)", settings.telegram.mode)
         sweeper = Sweeper(
-            services, notifiers(services), f"run:{socket.gethostname()}:{os.getpid()}"
+            services, notifiers(services, channels), f"run:{socket.gethostname()}:{os.getpid()}"
         )
         running = asyncio.Lock()
 
@@ -85,10 +113,32 @@ async def _run(settings: Settings) -> None:
         log.info("certmate is running: reminder sweep every %d minute(s); Ctrl-C stops", minutes)
         await stop.wait()
         log.info("stopping")
+        deadline = loop.time() + STOP_GRACE.total_seconds()
         scheduler.shutdown(wait=False)
+        await server.stop()  # no new webhook updates; requests in flight are answered
+        if telegram is not None:
+            await telegram.stop(grace=max(deadline - loop.time() - 1, 0.5))
         try:  # let a sweep in progress finish what it claimed
-            await asyncio.wait_for(running.acquire(), STOP_GRACE.total_seconds())
+            await asyncio.wait_for(running.acquire(), max(deadline - loop.time(), 0.1))
         except TimeoutError:
             log.warning("a reminder sweep was still running; its leases will expire and retry")
     finally:
         await database.close()
+
+
+def _telegram(
+    settings: Settings, services: Services, app: web.Application
+) -> TelegramChannel | None:
+    """The Telegram channel when a token is set (its webhook route added to `app`)."""
+    if not settings.telegram.token:
+        return None
+    channel = TelegramChannel(
+        build_application(settings.telegram),
+        build_assistant(services),
+        settings.telegram,
+        upload_limit=settings.limits.upload_bytes,
+        webhook_url=settings.telegram_webhook_url,
+    )
+    if settings.telegram.mode == "webhook":
+        channel.add_routes(app)
+    return channel

@@ -11,6 +11,7 @@ a race is retried once from the fresh state.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Final
 
@@ -64,6 +65,14 @@ class Assistant:
             except StaleState:
                 return await self._handle_once(inbound)
 
+    async def mark_unreachable(self, channel: Channel, user_key: str) -> None:
+        """The platform refused to deliver to this user (they blocked the bot): reminders
+        skip them until they write again."""
+        async with self.services.database.write() as session:
+            user = await users.find(session, channel, user_key)
+            if user is not None and user.id is not None:
+                await users.set_reachable(session, user.id, False, self.services.clock())
+
     async def _limited(self, inbound: Inbound) -> list[Outbound]:
         """Too many messages: a polite note in the user's language, and nothing else done,
         except taking a password off the chat if one was asked for."""
@@ -72,11 +81,11 @@ class Assistant:
             saved = await conversations.load(
                 session, self.services.vault, inbound.channel, inbound.user_key
             )
+        texts = self.services.catalog.texts(user.locale if user else None)
         out: list[Outbound] = []
         secret_asked = saved is not None and bool(saved.data.get(_SECRET_NEXT))
         if secret_asked and inbound.text is not None and inbound.message_ref is not None:
-            out.append(Delete(inbound.message_ref))
-        texts = self.services.catalog.texts(user.locale if user else None)
+            out.append(Delete(inbound.message_ref, texts("delete.refused")))
         out.append(Reply(texts("rate.limited")))
         return out
 
@@ -110,6 +119,8 @@ class Assistant:
                     ctx.say("session.expired")
                 else:
                     state = State(saved.flow, saved.step, data, saved.secret)
+            if secret_next and state is not None:
+                inbound = _password_not_command(inbound)
             event = await self._event(ctx, inbound)
             if event is not None:
                 new_state = await self._route(ctx, state, event)
@@ -199,6 +210,16 @@ class Assistant:
             expires_at=ctx.now + idle,
             now=ctx.now,
         )
+
+
+def _password_not_command(inbound: Inbound) -> Inbound:
+    """A password may start with `/` (chat apps then call it a command): while one is
+    awaited, anything that is not one of our commands is the password, and is deleted."""
+    command = inbound.command
+    if command is None or command.lower() in COMMAND_FLOWS or command.lower() == "cancel":
+        return inbound
+    text = f"/{command} {inbound.args}" if inbound.args else f"/{command}"
+    return replace(inbound, command=None, args="", text=text)
 
 
 def _answer_in_group(ctx: Context, inbound: Inbound) -> None:

@@ -128,7 +128,7 @@ class Context:
 
     def delete(self, message_ref: str | None) -> None:
         if message_ref is not None:
-            self.out.append(Delete(message_ref))
+            self.out.append(Delete(message_ref, self.texts("delete.refused")))
 
     def send_document(self, filename: str, data: bytes) -> None:
         self.out.append(SendDocument(filename, data))

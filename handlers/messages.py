@@ -73,6 +73,9 @@ class Delete:
     """Delete a message of the user's (a typed password)."""
 
     message_ref: str
+    if_refused: str = ""
+    """What to tell the user when the platform refuses (the message is too old, or a
+    group where certmate may not delete): in their language, so they delete it."""
 
 
 @dataclass(frozen=True, slots=True)

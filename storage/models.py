@@ -240,15 +240,24 @@ class ConversationState(SQLModel, table=True):
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """Platform updates already taken in (webhook duplicates are dropped)."""
+    """Platform updates taken in: the inbox. An update is recorded (its body sealed, as
+    it may hold a typed password) before it is acknowledged, handled, then its body is
+    dropped; the row stays a while so a redelivered duplicate is recognised."""
 
     __tablename__ = "processed_updates"
-    __table_args__ = (sa.UniqueConstraint("channel", "update_id"),)
+    __table_args__ = (
+        sa.UniqueConstraint("channel", "update_id"),
+        sa.Index("ix_processed_updates_pending", "channel", "handled_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: Channel = Field(sa_type=enum_column(Channel, 16))
     update_id: str = Field(max_length=64)
     received_at: datetime = _utc(index=True)
+    sealed_key_id: str | None = Field(default=None, max_length=32, index=True)
+    sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    """The update's body, sealed; None once handled."""
+    handled_at: datetime | None = _utc(nullable=True)
 
 
 class AuditEvent(SQLModel, table=True):

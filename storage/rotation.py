@@ -22,10 +22,16 @@ from typing import Any, Final
 
 from sqlmodel import col, select
 
-from storage import accounts, audit, certificates, conversations
+from storage import accounts, audit, certificates, conversations, updates
 from storage.database import Database
 from storage.keyring import load_or_create, write_atomically
-from storage.models import AuditAction, CertificateSecret, ConversationState, LinkedAccount
+from storage.models import (
+    AuditAction,
+    CertificateSecret,
+    ConversationState,
+    LinkedAccount,
+    ProcessedUpdate,
+)
 from storage.vault import Binding, Sealed, Vault
 
 DEFAULT_BATCH: Final = 500
@@ -59,6 +65,12 @@ _SEALED: Final = (
         "sealed_key_id",
         "sealed",
         lambda row: conversations.binding(row.channel, row.user_key),
+    ),
+    _SealedColumn(
+        ProcessedUpdate,
+        "sealed_key_id",
+        "sealed",
+        lambda row: updates.binding(row.channel, row.update_id),
     ),
 )
 

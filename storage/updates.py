@@ -1,32 +1,109 @@
-"""Processed platform updates: a webhook delivery recorded once; duplicates are dropped."""
+"""The update inbox: a platform update is recorded before it is acknowledged.
+
+A webhook answers 200 (and a poller asks for the next batch) only after the
+update's row is committed, its body sealed because it may hold a typed
+password. The update is then handled and its body dropped. A crash between
+the two leaves the row pending, and the next start handles it: nothing the
+platform believes delivered is lost. The row (without body) stays until
+pruned, so a redelivered duplicate is recognised and dropped.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
+from sqlmodel import col, select
 
 from storage.models import Channel, ProcessedUpdate
 from storage.sql import affected, insert_ignore
+from storage.vault import Binding, Sealed, Vault
 
 
-async def record(session: AsyncSession, channel: Channel, update_id: str, now: datetime) -> bool:
-    """Record an update; False when it was already recorded (a duplicate delivery)."""
-    statement = insert_ignore(
-        session,
-        ProcessedUpdate,
-        {"channel": channel, "update_id": update_id, "received_at": now},
-        ["channel", "update_id"],
+@dataclass(frozen=True, slots=True)
+class PendingUpdate:
+    """An update recorded but not yet handled."""
+
+    row_id: int
+    update_id: str
+    body: bytes
+
+
+def binding(channel: Channel, update_id: str) -> Binding:
+    identity = f"{channel.value}:{update_id}"
+    return Binding("update", identity, channel.value)
+
+
+async def record(
+    session: AsyncSession,
+    channel: Channel,
+    update_id: str,
+    now: datetime,
+    *,
+    vault: Vault | None = None,
+    body: bytes | None = None,
+) -> int | None:
+    """Record an update (with its body sealed, when given); its row id, or None when it
+    was already recorded (a duplicate delivery)."""
+    values: dict[str, object] = {"channel": channel, "update_id": update_id, "received_at": now}
+    if body is None:
+        values["handled_at"] = now
+    else:
+        if vault is None:
+            raise ValueError("a body is sealed: pass the vault")
+        sealed = vault.seal(body, binding(channel, update_id))
+        values.update(sealed_key_id=sealed.key_id, sealed=sealed.blob)
+    result = await session.execute(
+        insert_ignore(session, ProcessedUpdate, values, ["channel", "update_id"])
     )
-    result = await session.execute(statement)
-    return bool(affected(result))
+    if not affected(result):
+        return None
+    row_id: int | None = await session.scalar(
+        select(ProcessedUpdate.id).where(
+            ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id
+        )
+    )
+    return row_id
+
+
+async def mark_handled(session: AsyncSession, row_id: int, now: datetime) -> None:
+    """The update was handled: drop its body."""
+    await session.execute(
+        sa.update(ProcessedUpdate)
+        .where(col(ProcessedUpdate.id) == row_id)
+        .values(handled_at=now, sealed=None, sealed_key_id=None)
+    )
+
+
+async def pending(
+    session: AsyncSession, vault: Vault, channel: Channel, limit: int
+) -> list[PendingUpdate]:
+    """Updates recorded but not handled (a crash or a stop came first), oldest first."""
+    rows = (
+        await session.scalars(
+            select(ProcessedUpdate)
+            .where(ProcessedUpdate.channel == channel, col(ProcessedUpdate.handled_at).is_(None))
+            .order_by(col(ProcessedUpdate.id))
+            .limit(limit)
+        )
+    ).all()
+    found = []
+    for row in rows:
+        if row.id is None or row.sealed is None or row.sealed_key_id is None:
+            continue
+        body = vault.open(Sealed(row.sealed_key_id, row.sealed), binding(channel, row.update_id))
+        found.append(PendingUpdate(row.id, row.update_id, body))
+    return found
 
 
 async def prune(session: AsyncSession, before: datetime) -> int:
-    """Forget updates received before `before`; returns how many."""
+    """Forget handled updates received before `before`; returns how many."""
     result = await session.execute(
-        sa.delete(ProcessedUpdate).where(col(ProcessedUpdate.received_at) < before)
+        sa.delete(ProcessedUpdate).where(
+            col(ProcessedUpdate.received_at) < before,
+            col(ProcessedUpdate.handled_at).is_not(None),
+        )
     )
     return affected(result)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ from storage.database import Database
 from storage.keyring import new_keyring
 from storage.vault import Vault
 from tests import factory
+
+# python-telegram-bot 22 warns on every duration it returns as a number (RetryAfter's
+# retry_after among them) unless durations are timedeltas, as certmate builds it.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 settings.register_profile(
     "certmate",
@@ -169,3 +174,10 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def vault() -> Vault:
     return Vault(new_keyring())
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now, for a server a test starts on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

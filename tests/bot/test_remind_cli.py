@@ -12,13 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Holder
+from tests.conftest import Holder, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+    env["CERTMATE_HTTP__PORT"] = str(free_port())  # `run` starts the HTTP server
+    return env
 
 
 def _certmate(cwd: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -30,6 +30,7 @@ MENU = ["인증서 등록", "내 인증서", "계좌 연결하기", "인증서 �
         "알림 설정", "개인정보와 데이터", "도움말"]  # fmt: skip
 NOT_FOUND = "이 버튼은 더 이상 쓸 수 없어요. 아래 메뉴에서 다시 골라 주세요."
 TOO_FAST = "메시지가 너무 빨리 오고 있어요. 1분쯤 뒤에 다시 보내 주세요."
+REFUSED_KO = "메시지를 지우지 못했어요. 비밀번호가 담긴 메시지는 직접 지워 주세요."
 
 
 def _replies(out: list[Outbound]) -> list[Reply]:
@@ -188,7 +189,7 @@ async def test_one_users_messages_are_handled_in_order(
     outs = await asyncio.gather(*(world.handle(i) for i in inbounds))
     assert "개인키 파일(signPri.key)도 10분 안에 보내 주세요" in _said(outs[0])
     assert "인증서 비밀번호를 입력해 주세요" in _said(outs[1])
-    assert outs[2][0] == Delete("3")
+    assert outs[2][0] == Delete("3", REFUSED_KO)
     assert "인증서를 등록했어요" in _said(outs[2])
     assert "홍길동" in _said(outs[3])
     assert "D-30" in _said(outs[3])
@@ -235,7 +236,7 @@ async def test_a_password_sent_while_rate_limited_is_still_deleted(
         photo = Inbound(Channel.TELEGRAM, "42", message_ref=f"p{n}", unsupported=Unsupported.PHOTO)
         await world.handle(photo)
     out = await world.handle(Inbound(Channel.TELEGRAM, "42", message_ref="pw", text=PASSWORD))
-    assert Delete("pw") in out
+    assert Delete("pw", REFUSED_KO) in out  # rate-limited, the password still goes
     assert any(isinstance(o, Reply) and "너무 빨리" in o.text for o in out)
 
 
@@ -413,7 +414,7 @@ async def test_a_certificate_posted_in_a_group_is_deleted_and_not_read(
     documents = (Document("signCert.der", holder.cert_der), Document("signPri.key", seed_key))
     group = Inbound(Channel.TELEGRAM, "42", message_ref="g1", documents=documents, private=False)
     out = await world.handle(group)
-    assert out[0] == Delete("g1")
+    assert out[0] == Delete("g1", REFUSED_KO)
     assert "단체 대화방에 올린 인증서 파일을 지웠어요" in _said(out)
     assert "1:1 대화에서만" in _said(out)
     async with world.database.read() as session:
@@ -464,3 +465,19 @@ async def test_the_rate_limit_reply_is_in_the_users_language(world: World) -> No
         await world.handle(Inbound(Channel.TELEGRAM, "42", text="hi"))
     out = await world.handle(Inbound(Channel.TELEGRAM, "42", text="hi"))
     assert out == [Reply("Messages are coming in too fast. Please try again in a minute.")]
+
+
+async def test_a_password_that_looks_like_a_command_is_still_deleted(
+    world: World, holder: Holder, seed_key: bytes
+) -> None:
+    """Telegram marks `/abc x` as a command; where a password is awaited, an unknown command
+    is the password: deleted from the chat and tried, not answered as an unknown command."""
+    documents = (Document("signCert.der", holder.cert_der), Document("signPri.key", seed_key))
+    await world.handle(Inbound(Channel.TELEGRAM, "42", documents=documents))
+    out = await world.handle(
+        Inbound(Channel.TELEGRAM, "42", message_ref="c", command="notthe", args="password")
+    )
+    assert Delete("c", REFUSED_KO) in out
+    assert "비밀번호가 맞지 않아요" in _said(out)
+    out = await world.handle(Inbound(Channel.TELEGRAM, "42", message_ref="d", command="certs"))
+    assert not any(isinstance(o, Delete) for o in out)  # our own commands still work

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
 import npki
 from storage import accounts, audit, certificates, conversations, reminders, updates, users
@@ -17,6 +18,7 @@ from storage.models import (
     AuditAction,
     CertificateStatus,
     Channel,
+    ProcessedUpdate,
     ReminderKind,
     ReminderStatus,
 )
@@ -286,6 +288,31 @@ async def test_conversation_state_is_optimistic_and_seals_secrets(
         await conversations.clear(session, Channel.CONSOLE, "u")
     async with database.read() as session:
         assert await conversations.load(session, vault, Channel.CONSOLE, "u") is None
+
+
+async def test_the_update_inbox_keeps_bodies_sealed_until_handled(
+    database: Database, vault: Vault
+) -> None:
+    """A recorded body is sealed (bound to its update), listed as pending in order until
+    handled, then dropped; pruning leaves pending updates alone."""
+    body = {"vault": vault}
+    async with database.write() as session:
+        first = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=b"a", **body)
+        assert await updates.record(session, Channel.TELEGRAM, "8", NOW, body=b"b", **body)
+        again = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=b"a", **body)
+    assert again is None
+    assert first is not None
+    async with database.read() as session:
+        found = await updates.pending(session, vault, Channel.TELEGRAM, limit=10)
+        rows = (await session.scalars(select(ProcessedUpdate))).all()
+    assert [(p.update_id, p.body) for p in found] == [("7", b"a"), ("8", b"b")]
+    assert all(row.sealed and b"a" not in row.sealed[-40:] for row in rows)
+    async with database.write() as session:
+        await updates.mark_handled(session, first, NOW)
+        assert await updates.prune(session, NOW + timedelta(seconds=1)) == 1
+    async with database.read() as session:
+        found = await updates.pending(session, vault, Channel.TELEGRAM, limit=10)
+    assert [p.update_id for p in found] == ["8"]
 
 
 async def test_processed_updates_drop_duplicates(database: Database) -> None:

@@ -1,0 +1,419 @@
+"""The Telegram channel: python-telegram-bot for transport, the core for everything else.
+
+Updates arrive by long polling or on the webhook route of the project's one
+aiohttp server; either way each is recorded in the inbox (bot/inbox.py)
+before Telegram is told it arrived, then handled in order per user. This
+module only translates: an Update becomes an `Inbound`, each `Outbound`
+becomes Bot API calls. Texts go out without a parse mode, so nothing a user
+chose (a certificate holder's name, a nickname) can break the formatting.
+Documents are refused on their declared size before any download, and never
+downloaded in a group chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, Final
+
+from aiohttp import web
+from telegram import (
+    Bot,
+    BotCommand,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, MessageEntityType, MessageLimit
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
+from telegram.ext import Application, ExtBot
+
+from bot.channels.telegram_limits import TelegramRateLimiter
+from bot.config import TelegramSettings
+from bot.inbox import Body, Inbox
+from bot.reminders.notifiers import NotifierError, UserUnreachable
+from handlers.assistant import Assistant
+from handlers.commands import command_menu
+from handlers.i18n import Catalog
+from handlers.messages import (
+    Choice,
+    Delete,
+    Document,
+    Inbound,
+    OpenLink,
+    Outbound,
+    Reply,
+    SendDocument,
+    Unsupported,
+)
+from storage.models import Channel, User
+
+WEBHOOK_PATH: Final = "/telegram/webhook"
+SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
+ALLOWED_UPDATES: Final = ("message", "callback_query")
+POLL_SECONDS: Final = 30
+POLL_RETRY_SECONDS: Final = 5.0
+MENU_LOCALES: Final = ("ko", "en")
+"""Korean is the menu for everyone; English for apps set to English."""
+
+log = logging.getLogger("certmate.telegram")
+
+TelegramApp = Application[Any, Any, Any, Any, Any, Any]
+
+
+def quiet_library_logs() -> None:
+    """python-telegram-bot logs update bodies at DEBUG, httpx request URLs (holding the
+    token) at INFO, aiosqlite every SQL statement with its values at DEBUG: keep them at
+    WARNING whatever the root level is, so no message text can reach a log."""
+    for name in ("telegram", "httpx", "httpcore", "aiosqlite"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def build_application(settings: TelegramSettings) -> TelegramApp:
+    """The PTB application used for transport only: no updater (updates come through the
+    inbox), our rate limiter, and the configured Bot API server."""
+    os.environ.setdefault("PTB_TIMEDELTA", "true")  # durations as timedelta, the v23 way
+    quiet_library_logs()
+    limiter = TelegramRateLimiter(
+        per_second=settings.messages_per_second,
+        chat_per_second=settings.chat_messages_per_second,
+    )
+    return (
+        Application.builder()
+        .token(settings.token)
+        .base_url(settings.base_url)
+        .base_file_url(settings.base_file_url)
+        .rate_limiter(limiter)
+        .updater(None)
+        .build()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """Where the answers to one update go."""
+
+    chat_id: int
+    inbound: Inbound
+
+
+class TelegramChannel:
+    """Translates between Telegram and the conversation core."""
+
+    def __init__(
+        self,
+        application: TelegramApp,
+        assistant: Assistant,
+        settings: TelegramSettings,
+        *,
+        upload_limit: int,
+        webhook_url: str,
+    ) -> None:
+        self.application = application
+        self.assistant = assistant
+        self.settings = settings
+        self.upload_limit = upload_limit
+        self.webhook_url = webhook_url
+        services = assistant.services
+        self.inbox = Inbox(
+            services.database,
+            services.vault,
+            Channel.TELEGRAM,
+            handle=self.handle,
+            lane_of=lane_of,
+            clock=services.clock,
+        )
+        self._polling: asyncio.Task[None] | None = None
+
+    @property
+    def bot(self) -> ExtBot[Any]:
+        return self.application.bot  # type: ignore[no-any-return]
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (getMe), publish the command menu, set or clear the webhook, replay
+        updates a crash or stop left pending, and start polling in polling mode."""
+        await self.application.initialize()
+        await publish_commands(self.bot, self.assistant.services.catalog)
+        if self.settings.mode == "webhook":
+            await self.bot.set_webhook(
+                self.webhook_url,
+                secret_token=self.settings.webhook_secret,
+                allowed_updates=list(ALLOWED_UPDATES),
+            )
+        else:
+            await self.bot.delete_webhook()
+        replayed = await self.inbox.replay()
+        if replayed:
+            log.info("handling %d Telegram update(s) left from before", replayed)
+        if self.settings.mode == "polling":
+            self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking updates, let those taken finish within `grace` seconds (the rest
+        stay recorded and are handled at the next start), then disconnect."""
+        if self._polling is not None:
+            self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+            self._polling = None
+        if not await self.inbox.drain(grace):
+            log.warning("stopped with Telegram updates unhandled; they run at the next start")
+        await self.application.shutdown()
+
+    def add_routes(self, app: web.Application) -> None:
+        """The webhook route on the shared HTTP server."""
+        app.router.add_post(WEBHOOK_PATH, self.webhook)
+
+    # --- intake ----------------------------------------------------------------------
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        """One update from Telegram: 403 without the secret; 200 only once it is recorded
+        (a duplicate is acknowledged and dropped)."""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
+            return web.Response(status=403)
+        try:
+            body = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            return web.Response(status=400)
+        update_id = body.get("update_id") if isinstance(body, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            return web.Response(status=400)
+        await self.inbox.receive(str(update_id), body)
+        return web.Response(status=200)
+
+    async def _poll(self) -> None:
+        """Long polling: a batch is recorded before the next call confirms it to Telegram."""
+        offset: int | None = None
+        while True:
+            try:
+                batch = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_SECONDS, allowed_updates=list(ALLOWED_UPDATES)
+                )
+            except Conflict:
+                log.warning("another certmate (or a webhook) takes this bot's updates; retrying")
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+                continue
+            except (NetworkError, TelegramError) as err:
+                log.warning("getUpdates failed (%s); retrying", type(err).__name__)
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+                continue
+            for update in batch:
+                await self.inbox.receive(str(update.update_id), update.to_dict())
+                offset = update.update_id + 1
+
+    # --- one update ------------------------------------------------------------------
+
+    async def handle(self, body: Body) -> None:
+        """Translate, let the core answer, render the answer."""
+        update = Update.de_json(body, self.bot)
+        if update.callback_query is not None:
+            await _answer(update.callback_query)
+        target = await self._translate(update)
+        if target is None:
+            return
+        outbound = await self.assistant.handle(target.inbound)
+        try:
+            await self.render(target.chat_id, outbound)
+        except Forbidden:
+            await self.assistant.mark_unreachable(Channel.TELEGRAM, target.inbound.user_key)
+
+    async def _translate(self, update: Update) -> _Target | None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None or user.is_bot:
+            return None
+        private = chat.type == ChatType.PRIVATE
+        inbound = partial(Inbound, Channel.TELEGRAM, str(user.id), private=private)
+        query = update.callback_query
+        if query is not None:
+            return _Target(chat.id, inbound(button=query.data)) if query.data else None
+        message = update.message
+        if message is None:
+            return None
+        ref = f"{chat.id}:{message.message_id}"
+        if message.document is not None:
+            found = await self._document(message, private)
+            if isinstance(found, Unsupported):
+                return _Target(chat.id, inbound(message_ref=ref, unsupported=found))
+            return _Target(chat.id, inbound(message_ref=ref, documents=(found,)))
+        if message.text is not None:
+            command = self._command(message)
+            if command is not None:
+                name, args = command
+                return _Target(chat.id, inbound(message_ref=ref, command=name, args=args))
+            return _Target(chat.id, inbound(message_ref=ref, text=message.text))
+        kind = (
+            Unsupported.PHOTO
+            if message.photo
+            else Unsupported.STICKER
+            if message.sticker
+            else Unsupported.OTHER
+        )
+        return _Target(chat.id, inbound(message_ref=ref, unsupported=kind))
+
+    async def _document(self, message: Message, private: bool) -> Document | Unsupported:
+        """The file's bytes; refused on its declared size before downloading, and not
+        downloaded at all in a group (the core only removes it there)."""
+        document = message.document
+        if document is None:
+            raise ValueError("not a document message")
+        name = document.file_name or "document"
+        if not private:
+            return Document(name, b"")
+        if document.file_size is not None and document.file_size > self.upload_limit:
+            return Unsupported.OVERSIZED
+        file = await self.bot.get_file(document.file_id)
+        data = bytes(await file.download_as_bytearray())
+        if len(data) > self.upload_limit:
+            return Unsupported.OVERSIZED
+        return Document(name, data)
+
+    def _command(self, message: Message) -> tuple[str, str] | None:
+        """`/name@thisbot args` -> (name, args), when Telegram marked a command at the start."""
+        text = message.text or ""
+        entity = next(
+            (e for e in message.entities if e.type == MessageEntityType.BOT_COMMAND), None
+        )
+        if entity is None or entity.offset != 0:
+            return None
+        word = text[1 : entity.length]
+        name, _, addressed = word.partition("@")
+        if addressed and addressed.lower() != (self.bot.username or "").lower():
+            name = word  # not addressed to us: keep it whole (it may be a password)
+        return name.lower(), text[entity.length :].strip()
+
+    # --- answers ---------------------------------------------------------------------
+
+    async def render(self, chat_id: int, outbound: Sequence[Outbound]) -> None:
+        """Every action, in order. Raises `Forbidden` when the user blocked the bot."""
+        for item in outbound:
+            if isinstance(item, Reply):
+                await send_reply(self.bot, chat_id, item)
+            elif isinstance(item, Delete):
+                await self._delete(chat_id, item)
+            elif isinstance(item, SendDocument):
+                await self.bot.send_document(chat_id, item.data, filename=item.filename)
+            elif isinstance(item, OpenLink):
+                await self._link(chat_id, item)
+
+    async def _delete(self, chat_id: int, item: Delete) -> None:
+        chat, _, message_id = item.message_ref.partition(":")
+        try:
+            await self.bot.delete_message(int(chat or chat_id), int(message_id))
+        except (BadRequest, Forbidden, ValueError):
+            # Too old (48 h), or a group where certmate may not delete: ask the user.
+            if item.if_refused:
+                await self.bot.send_message(chat_id, item.if_refused)
+
+    async def _link(self, chat_id: int, item: OpenLink) -> None:
+        if item.url.startswith("https://"):
+            button = InlineKeyboardButton(item.label, url=item.url)
+            await self.bot.send_message(
+                chat_id, item.label, reply_markup=InlineKeyboardMarkup([[button]])
+            )
+        else:  # Telegram takes only https links on buttons
+            await self.bot.send_message(chat_id, f"{item.label}\n{item.url}")
+
+
+class TelegramNotifier:
+    """Reminders to Telegram users: a message in their private chat with the bot, paced
+    by the bot's rate limiter like every other send."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(
+        self,
+        user: User,
+        message: Reply,
+        certificates: Sequence[str],  # noqa: ARG002  (the notifier interface)
+        now: datetime,  # noqa: ARG002
+    ) -> str:
+        try:
+            sent = await send_reply(self.bot, int(user.user_key), message)
+        except Forbidden as err:
+            raise UserUnreachable("the user blocked the bot") from err
+        except (TelegramError, ValueError) as err:
+            raise NotifierError(type(err).__name__) from err
+        return str(sent.message_id)
+
+
+async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> Message:
+    """The text in as many messages as Telegram's length limit needs, the buttons under
+    the last one; returns the last message."""
+    *first, last = split_text(reply.text)
+    for chunk in first:
+        await bot.send_message(chat_id, chunk)
+    return await bot.send_message(chat_id, last, reply_markup=keyboard(reply.choices))
+
+
+async def publish_commands(bot: Bot, catalog: Catalog) -> None:
+    """The command menu, in Korean by default and in English for English apps."""
+    for locale in MENU_LOCALES:
+        commands = [BotCommand(name, text) for name, text in command_menu(catalog, locale)]
+        await bot.set_my_commands(commands, language_code=None if locale == "ko" else locale)
+
+
+def lane_of(body: Body) -> str:
+    """The user an update belongs to (their updates are handled in order)."""
+    for key in ("message", "edited_message", "callback_query"):
+        part = body.get(key)
+        if isinstance(part, dict) and isinstance(part.get("from"), dict):
+            return str(part["from"].get("id"))
+    return "-"
+
+
+def keyboard(choices: Sequence[Choice]) -> InlineKeyboardMarkup | None:
+    """One button a row; callback_data is the core's opaque token (at most 64 bytes)."""
+    if not choices:
+        return None
+    rows = []
+    for choice in choices:
+        if len(choice.token.encode()) > 64:
+            raise ValueError("a button token is longer than Telegram's 64 bytes")
+        rows.append([InlineKeyboardButton(choice.label, callback_data=choice.token)])
+    return InlineKeyboardMarkup(rows)
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """`text` in pieces Telegram takes (at most `limit` UTF-16 code units, as it counts),
+    cut at line ends where possible."""
+    pieces: list[str] = []
+    rest = text
+    while (fits := _fitting(rest, limit)) < len(rest):
+        cut = rest.rfind("\n", 0, fits + 1)
+        if cut <= 0:
+            cut = fits
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+async def _answer(query: CallbackQuery) -> None:
+    """Every button press is answered, or the app shows a spinner; failure is harmless."""
+    try:
+        await query.answer()
+    except TelegramError as err:
+        log.info("answerCallbackQuery failed (%s)", type(err).__name__)

@@ -1,0 +1,156 @@
+"""How certmate sends to Telegram without being throttled, and retries when it is.
+
+Telegram allows a bot about 30 messages a second overall and about one a
+second in one chat, with short bursts tolerated
+(https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this).
+Sends are paced, not merely retried: every message takes the next free slot
+of a per-chat schedule (a reply of up to `CHAT_BURST` messages goes out at
+once, a longer stream one a second) and then of the overall schedule (evenly
+spaced, no burst), so a reminder run to thousands of users keeps the rate
+without a single 429. When Telegram answers 429 anyway, every send waits the
+`retry_after` it asked for, then the request is made again; network errors
+are retried with exponential backoff. Both are bounded by `max_attempts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any, Final
+
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
+from telegram.ext import BaseRateLimiter
+
+CHAT_BURST: Final = 3
+PACED: Final = frozenset(
+    {
+        "sendmessage",
+        "senddocument",
+        "sendphoto",
+        "editmessagetext",
+        "editmessagereplymarkup",
+        "copymessage",
+        "forwardmessage",
+    }
+)
+"""Endpoints that post into a chat and count against Telegram's limits (lowercase)."""
+_FORGET_CHATS_OVER: Final = 10_000
+
+log = logging.getLogger("certmate.telegram")
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Coroutine[Any, Any, None]]
+
+
+class Schedule:
+    """One rate limit as a schedule of slots (GCRA): `reserve` books the next slot and
+    says how long to wait for it. Booking is immediate, so concurrent senders queue in
+    order instead of racing for the same slot."""
+
+    def __init__(self, per_second: float, burst: int = 1) -> None:
+        self.interval = 1.0 / per_second
+        self.tolerance = (burst - 1) * self.interval
+        self._next = 0.0
+
+    def reserve(self, now: float) -> float:
+        """Book a slot; the seconds to wait before using it."""
+        start = max(self._next, now)
+        self._next = start + self.interval
+        return max(0.0, start - self.tolerance - now)
+
+    def hold(self, until: float) -> None:
+        """No slot before `until` (Telegram asked to wait)."""
+        self._next = max(self._next, until)
+
+    def idle(self, now: float) -> bool:
+        return self._next <= now
+
+
+class TelegramRateLimiter(BaseRateLimiter[None]):
+    """Paces sends to Telegram's limits; retries 429s and network errors, boundedly."""
+
+    def __init__(
+        self,
+        *,
+        per_second: float = 30,
+        chat_per_second: float = 1,
+        max_attempts: int = 5,
+        backoff: float = 0.5,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.overall = Schedule(per_second)
+        self.chat_per_second = chat_per_second
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self._chats: dict[str, Schedule] = {}
+        self._clock = clock
+        self._sleep = sleep
+        self.retried_after = 0
+        """How many 429 answers were waited out (visible in tests and benchmarks)."""
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def process_request(  # noqa: PLR0917  (PTB's signature)
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,  # noqa: ARG002  (per-call arguments: none are used)
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        paced = endpoint.lower() in PACED
+        chat = str(data.get("chat_id", "")) if paced else ""
+        for attempt in range(1, self.max_attempts + 1):
+            if paced:
+                await self._take_slot(chat)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as err:
+                if attempt == self.max_attempts:
+                    raise
+                wait = _seconds(err)
+                self.retried_after += 1
+                log.warning("Telegram asked to wait %.1f s (%s); waiting", wait, endpoint)
+                self.overall.hold(self._clock() + wait)
+                await self._sleep(wait)
+            except (BadRequest, Forbidden):
+                raise  # Telegram's answer: trying again cannot change it
+            except NetworkError as err:
+                if attempt == self.max_attempts:
+                    raise
+                delay = self.backoff * 2 ** (attempt - 1)
+                log.warning(
+                    "%s failed (%s); retrying in %.1f s", endpoint, type(err).__name__, delay
+                )
+                await self._sleep(delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _take_slot(self, chat: str) -> None:
+        now = self._clock()
+        schedule = self._chats.get(chat)
+        if schedule is None:
+            if len(self._chats) > _FORGET_CHATS_OVER:
+                self._chats = {k: v for k, v in self._chats.items() if not v.idle(now)}
+            schedule = self._chats[chat] = Schedule(self.chat_per_second, CHAT_BURST)
+        wait = schedule.reserve(now)
+        if wait:
+            await self._sleep(wait)
+            now = self._clock()
+        wait = self.overall.reserve(now)
+        if wait:
+            await self._sleep(wait)
+
+
+def _seconds(err: RetryAfter) -> float:
+    """`retry_after` in seconds (a timedelta with PTB_TIMEDELTA set, else a number)."""
+    value = err.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)

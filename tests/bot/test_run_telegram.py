@@ -1,0 +1,72 @@
+"""`certmate run` with a Telegram token, as a process, against the local fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import free_port
+from tests.fake_telegram import TOKEN, FakeBotApi
+
+USER = 777
+
+
+async def test_run_serves_telegram_and_stops_gracefully(tmp_path: Path) -> None:
+    """`certmate run` connects, publishes the menu, answers /start by polling, serves
+    /healthz, and on SIGTERM finishes the update in hand (its reply goes out) and exits 0
+    within 10 s; nothing of the conversation or the token reaches its log."""
+    async with FakeBotApi() as api:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+        env |= {
+            "CERTMATE_TELEGRAM__TOKEN": TOKEN,
+            "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
+            "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
+            "CERTMATE_HTTP__PORT": str(port),
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            await api.wait_for(lambda: bool(api.calls_of("getUpdates")), timeout=60)
+            assert set(api.commands) == {None, "en"}
+            api.queue(api.text_update(USER, "/start"))
+            await api.wait_for(lambda: bool(api.sent_messages(USER)), timeout=30)
+            async with (
+                aiohttp.ClientSession() as http,
+                http.get(f"http://127.0.0.1:{port}/healthz") as response,
+            ):
+                assert response.status == 200
+
+            api.delay("sendMessage", 1.5)  # the reply to /help is in flight at the stop
+            update = api.text_update(USER, "/help")
+            api.queue(update)
+            await api.wait_for(
+                lambda: any(
+                    int(c.params.get("offset") or 0) > update["update_id"]
+                    for c in api.calls_of("getUpdates")
+                )
+            )
+            process.send_signal(signal.SIGTERM)
+            started = time.monotonic()
+            _out, err = await asyncio.wait_for(process.communicate(), timeout=20)
+            assert process.returncode == 0, err.decode()
+            assert time.monotonic() - started < 10
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+        helped = [m for m in api.sent_messages(USER) if "이렇게 도와드릴 수 있어요" in m["text"]]
+        assert len(helped) == 1
+        log = err.decode()
+        assert "Telegram is on (polling)" in log
+        assert TOKEN not in log
+        assert "/help" not in log

@@ -1,0 +1,116 @@
+"""The Telegram sender's pacing and retries, on a fake clock (no real waiting)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.channels.telegram_limits import CHAT_BURST, Schedule, TelegramRateLimiter
+
+
+class FakeTime:
+    """A clock that only moves when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _limiter(time: FakeTime, **kwargs: Any) -> TelegramRateLimiter:
+    return TelegramRateLimiter(clock=time, sleep=time.sleep, **kwargs)
+
+
+async def _send(limiter: TelegramRateLimiter, time: FakeTime, chat: int, sent: list[float]) -> None:
+    async def call() -> bool:
+        sent.append(time.now)
+        return True
+
+    await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat}, None)
+
+
+def test_a_schedule_spaces_slots_after_its_burst() -> None:
+    schedule = Schedule(per_second=2, burst=3)
+    assert [schedule.reserve(0.0) for _ in range(5)] == [0.0, 0.0, 0.0, 0.5, 1.0]
+
+
+async def test_sends_to_many_chats_keep_the_overall_rate() -> None:
+    """300 messages to 300 chats at 30/s: evenly spaced, ten seconds, never faster."""
+    time = FakeTime()
+    limiter = _limiter(time, per_second=30)
+    sent: list[float] = []
+    for chat in range(300):
+        await _send(limiter, time, chat, sent)
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps) == pytest.approx(1 / 30)
+    assert sent[-1] == pytest.approx(299 / 30)
+
+
+async def test_one_chat_gets_a_burst_then_one_a_second() -> None:
+    time = FakeTime()
+    limiter = _limiter(time, per_second=30, chat_per_second=1)
+    sent: list[float] = []
+    for _ in range(CHAT_BURST + 3):
+        await _send(limiter, time, 7, sent)
+    assert sent[CHAT_BURST - 1] < 0.1  # the burst goes at once (overall spacing only)
+    assert sent[-1] - sent[CHAT_BURST - 1] == pytest.approx(3, abs=0.1)
+
+
+async def test_retry_after_is_waited_and_the_request_made_again() -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    answers: list[Exception | bool] = [RetryAfter(timedelta(seconds=7)), True]
+    made_at: list[float] = []
+
+    async def call() -> bool:
+        made_at.append(time.now)
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert made_at == [0.0, 7.0]
+    assert limiter.retried_after == 1
+
+
+async def test_network_errors_back_off_and_give_up_after_max_attempts() -> None:
+    time = FakeTime()
+    limiter = _limiter(time, max_attempts=4, backoff=0.5)
+    calls = 0
+
+    async def call() -> bool:
+        nonlocal calls
+        calls += 1
+        raise TimedOut
+
+    with pytest.raises(NetworkError):
+        await limiter.process_request(call, (), {}, "getFile", {}, None)
+    assert calls == 4
+    assert time.slept == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("error", [BadRequest("chat not found"), Forbidden("blocked")])
+async def test_telegrams_refusals_are_not_retried(error: Exception) -> None:
+    time = FakeTime()
+    limiter = _limiter(time)
+    calls = 0
+
+    async def call() -> bool:
+        nonlocal calls
+        calls += 1
+        raise error
+
+    with pytest.raises(type(error)):
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert calls == 1
