@@ -8,14 +8,17 @@ import json
 import os
 import socket
 import sys
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 from bot.app import build_services, notifiers, open_database
+from bot.channels.telegram import TelegramNotifier, build_application
 from bot.config import Settings
+from bot.reminders.notifiers import Notifier
 from bot.reminders.sweep import Delivery, Sweeper
 from storage import migrate, reminders
 from storage.keyring import KeyFileError
-from storage.models import ReminderStatus
+from storage.models import Channel, ReminderStatus
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,8 +53,15 @@ async def _remind(
         services = build_services(settings, database, lambda: now)
         await migrate.upgrade(database)
         lease_owner = f"remind:{socket.gethostname()}:{os.getpid()}"
-        sweeper = Sweeper(services, notifiers(services), lease_owner)
-        deliveries = await sweeper.run(now, dry_run=dry_run)
+        async with AsyncExitStack() as stack:
+            channels: dict[Channel, Notifier] = {}
+            if settings.telegram.token:  # deliver as `run` would (a dry run sends nothing)
+                application = build_application(settings.telegram)
+                if not dry_run:
+                    await stack.enter_async_context(application)
+                channels[Channel.TELEGRAM] = TelegramNotifier(application.bot)
+            sweeper = Sweeper(services, notifiers(services, channels), lease_owner)
+            deliveries = await sweeper.run(now, dry_run=dry_run)
         async with database.read() as session:
             counts = await reminders.count_by_status(session)
         return deliveries, counts.get(ReminderStatus.FAILED, 0)

@@ -25,6 +25,7 @@ from typing import Final
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from telegram.error import TelegramError
 
 from bot.app import build_assistant, build_services, notifiers, open_database
 from bot.channels.telegram import (
@@ -59,6 +60,9 @@ def run_main(_args: argparse.Namespace, settings: Settings) -> int:
     except KeyFileError as err:
         print(f"certmate run: {err}", file=sys.stderr)  # noqa: T201
         return EXIT_FAILED
+    except TelegramError as err:  # a wrong token, or the Bot API cannot be reached
+        print(f"certmate run: Telegram: {type(err).__name__}: {err}", file=sys.stderr)  # noqa: T201
+        return EXIT_FAILED
     except OSError as err:  # the port is taken, or the address cannot be bound
         print(f"certmate run: cannot start the HTTP server: {err}", file=sys.stderr)  # noqa: T201
         return EXIT_FAILED
@@ -72,14 +76,14 @@ async def _run(settings: Settings) -> None:
         await migrate.upgrade(database)
         app = build_app()
         telegram = _telegram(settings, services, app)
-        server = Server(app, settings.http.host, settings.http.port)
-        await server.start()
-        log.info("HTTP server on %s:%d", settings.http.host, server.port)
         channels: dict[Channel, Notifier] = {}
-        if telegram is not None:
+        if telegram is not None:  # first, so updates left from before queue first
             await telegram.start()
             channels[Channel.TELEGRAM] = TelegramNotifier(telegram.bot)
             log.info("Telegram is on (%s)", settings.telegram.mode)
+        server = Server(app, settings.http.host, settings.http.port)
+        await server.start()
+        log.info("HTTP server on %s:%d", settings.http.host, server.port)
         sweeper = Sweeper(
             services, notifiers(services, channels), f"run:{socket.gethostname()}:{os.getpid()}"
         )

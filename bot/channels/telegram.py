@@ -145,6 +145,10 @@ class TelegramChannel:
         updates a crash or stop left pending, and start polling in polling mode."""
         await self.application.initialize()
         await publish_commands(self.bot, self.assistant.services.catalog)
+        # Older updates first: queued before any new one can arrive.
+        replayed = await self.inbox.replay()
+        if replayed:
+            log.info("handling %d Telegram update(s) left from before", replayed)
         if self.settings.mode == "webhook":
             await self.bot.set_webhook(
                 self.webhook_url,
@@ -153,9 +157,6 @@ class TelegramChannel:
             )
         else:
             await self.bot.delete_webhook()
-        replayed = await self.inbox.replay()
-        if replayed:
-            log.info("handling %d Telegram update(s) left from before", replayed)
         if self.settings.mode == "polling":
             self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
 
@@ -209,7 +210,12 @@ class TelegramChannel:
                 await asyncio.sleep(POLL_RETRY_SECONDS)
                 continue
             for update in batch:
-                await self.inbox.receive(str(update.update_id), update.to_dict())
+                try:
+                    await self.inbox.receive(str(update.update_id), update.to_dict())
+                except Exception as err:  # noqa: BLE001  (the database: ask for it again)
+                    log.warning("could not record an update (%s); retrying", type(err).__name__)
+                    await asyncio.sleep(POLL_RETRY_SECONDS)
+                    break  # unconfirmed: the next getUpdates returns it again
                 offset = update.update_id + 1
 
     # --- one update ------------------------------------------------------------------

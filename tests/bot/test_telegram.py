@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from sqlmodel import select
 
+from bot.app import notifiers
 from bot.channels.telegram import (
     SECRET_HEADER,
     WEBHOOK_PATH,
@@ -29,6 +30,7 @@ from bot.channels.telegram import (
 )
 from bot.config import TelegramSettings
 from bot.reminders.notifiers import UserUnreachable
+from bot.reminders.sweep import Sweeper
 from bot.web import Server, build_app
 from handlers.messages import Choice, Reply
 from storage import users
@@ -413,3 +415,22 @@ async def test_an_update_recorded_before_a_crash_is_handled_at_the_next_start(
         await restarted.stop(grace=5)
     assert len(api.sent_messages(USER)) == 1
     assert "/add" in _texts(api.sent_messages(USER))
+
+
+async def test_a_due_reminder_reaches_the_telegram_chat(
+    api: FakeBotApi, polling: TelegramChannel, world: World, holder: Holder, seed_key: bytes
+) -> None:
+    """The sweep `certmate run` schedules delivers a Telegram user's reminder to their chat,
+    with its buttons, once: a second sweep at the same time sends nothing."""
+    await _register(api, polling, holder, seed_key)
+    before = len(api.sent_messages(USER))
+    services = world.assistant.services
+    sweeper = Sweeper(
+        services, notifiers(services, {Channel.TELEGRAM: TelegramNotifier(polling.bot)}), "t"
+    )
+    delivered = await sweeper.run(START)
+    assert [d.channel for d in delivered] == ["telegram"]
+    [reminder] = api.sent_messages(USER)[before:]
+    assert "D-30" in reminder["text"]
+    assert _buttons([reminder])
+    assert await sweeper.run(START) == []
