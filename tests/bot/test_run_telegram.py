@@ -70,3 +70,78 @@ async def test_run_serves_telegram_and_stops_gracefully(tmp_path: Path) -> None:
         assert "Telegram is on (polling)" in log
         assert TOKEN not in log
         assert "/help" not in log
+
+
+async def _start_run(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def _healthy(port: int, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            assert time.monotonic() < deadline, "certmate run did not come up"
+            await asyncio.sleep(0.1)
+
+
+async def test_a_webhook_update_survives_sigkill_after_its_200(tmp_path: Path) -> None:
+    """Webhook mode: the 200 is given once the update is committed; certmate is then
+    killed (SIGKILL) while handling it, before any reply. The next `certmate run` handles
+    it from the inbox: the user gets their answer exactly once, nothing was lost."""
+    async with FakeBotApi() as api:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+        env |= {
+            "CERTMATE_TELEGRAM__TOKEN": TOKEN,
+            "CERTMATE_TELEGRAM__MODE": "webhook",
+            "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
+            "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
+            "CERTMATE_TELEGRAM__WEBHOOK_URL": "https://certmate.example/telegram/webhook",
+            "CERTMATE_TELEGRAM__SECRET_TOKEN": "s3cret-for-tests",
+            "CERTMATE_HTTP__PORT": str(port),
+        }
+        url = f"http://127.0.0.1:{port}/telegram/webhook"
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}
+        first = await _start_run(tmp_path, env)
+        try:
+            await _healthy(port)
+            assert api.webhook is not None
+            api.delay("sendMessage", 30)  # handling reaches the reply, then hangs there
+            update = api.text_update(USER, "/help")
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(url, json=update, headers=headers) as response,
+            ):
+                assert response.status == 200
+            await api.wait_for(lambda: bool(api.calls_of("sendMessage")), timeout=30)
+            first.kill()
+            await first.wait()
+        finally:
+            if first.returncode is None:
+                first.kill()
+                await first.wait()
+        assert api.sent_messages(USER) == []  # the reply never completed
+
+        api.delay("sendMessage", 0)
+        second = await _start_run(tmp_path, env)
+        try:
+            await api.wait_for(lambda: bool(api.sent_messages(USER)), timeout=60)
+            second.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(second.wait(), timeout=20)
+        finally:
+            if second.returncode is None:
+                second.kill()
+                await second.wait()
+        assert second.returncode == 0
+        replies = [m for m in api.sent_messages(USER) if "이렇게 도와드릴 수 있어요" in m["text"]]
+        assert len(replies) == 1

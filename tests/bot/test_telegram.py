@@ -87,6 +87,34 @@ def _channel(world: World, api: FakeBotApi, mode: str = "polling") -> TelegramCh
     )
 
 
+_WEBHOOKS: dict[int, str] = {}
+"""id(channel) -> the URL its webhook route listens on, for channels in webhook mode."""
+
+
+@pytest.fixture(params=["polling", "webhook"])
+async def running(
+    request: pytest.FixtureRequest, world: World, api: FakeBotApi
+) -> AsyncIterator[TelegramChannel]:
+    """The channel started in each mode; `_exchange` delivers updates the mode's way."""
+    channel = _channel(world, api, request.param)
+    server = None
+    if request.param == "webhook":
+        app = build_app()
+        channel.add_routes(app)
+        server = Server(app, "127.0.0.1", 0)
+    await channel.start()
+    if server is not None:
+        await server.start()
+        _WEBHOOKS[id(channel)] = f"http://127.0.0.1:{server.port}{WEBHOOK_PATH}"
+    try:
+        yield channel
+    finally:
+        _WEBHOOKS.pop(id(channel), None)
+        if server is not None:
+            await server.stop()
+        await channel.stop(grace=5)
+
+
 @pytest.fixture
 async def polling(world: World, api: FakeBotApi) -> AsyncIterator[TelegramChannel]:
     channel = _channel(world, api)
@@ -98,10 +126,16 @@ async def polling(world: World, api: FakeBotApi) -> AsyncIterator[TelegramChanne
 
 
 async def _exchange(api: FakeBotApi, channel: TelegramChannel, update: JsonDict) -> list[JsonDict]:
-    """Queue one update; once it is handled, the messages the bot sent for it."""
+    """Deliver one update (queued for getUpdates, or posted to the webhook); once it is
+    handled, the messages the bot sent for it."""
     before = len(api.sent_messages(USER))
-    api.queue(update)
     update_id = update["update_id"]
+    webhook = _WEBHOOKS.get(id(channel))
+    if webhook is not None:
+        assert await _post(webhook, update, channel.settings.webhook_secret) == 200
+        await api.wait_for(lambda: channel.inbox.busy == 0)
+        return api.sent_messages(USER)[before:]
+    api.queue(update)
 
     def handled() -> bool:
         asked_on = any(
@@ -148,44 +182,48 @@ async def _register(
 
 
 async def test_registration_by_documents_deletes_the_password(
-    api: FakeBotApi, polling: TelegramChannel, holder: Holder, seed_key: bytes
+    api: FakeBotApi, running: TelegramChannel, holder: Holder, seed_key: bytes
 ) -> None:
-    """Polling: the two files are downloaded through getFile, the typed password is deleted
+    """In both modes: the two files are downloaded through getFile, the typed password is deleted
     from the chat, and the certificate is registered; the command menu is set in both
     languages at start."""
-    sent, typed = await _register(api, polling, holder, seed_key)
+    sent, typed = await _register(api, running, holder, seed_key)
     assert "인증서를 등록했어요" in _texts(sent)
     assert (USER, typed["message"]["message_id"]) in api.deleted
     assert len(api.calls_of("getFile")) == 2
     assert {c["command"] for c in api.commands[None]} >= {"add", "certs", "renew", "export"}
     assert api.commands["en"][0]["description"] == "Register a certificate"
     assert api.commands[None][0]["description"] == "인증서 등록"
-    assert api.webhook is None  # polling clears any webhook
+    if running.settings.mode == "webhook":
+        assert api.webhook is not None
+        assert api.webhook["secret_token"] == running.settings.webhook_secret
+    else:
+        assert api.webhook is None  # polling clears any webhook
 
 
 async def test_buttons_navigate_and_every_press_is_answered(
-    api: FakeBotApi, polling: TelegramChannel, holder: Holder, seed_key: bytes
+    api: FakeBotApi, running: TelegramChannel, holder: Holder, seed_key: bytes
 ) -> None:
     """/certs shows an inline keyboard; pressing its buttons moves through the flow, and
     each callback query is answered (or the app would spin)."""
-    await _register(api, polling, holder, seed_key)
-    sent = await _exchange(api, polling, api.text_update(USER, "/certs"))
+    await _register(api, running, holder, seed_key)
+    sent = await _exchange(api, running, api.text_update(USER, "/certs"))
     assert "홍길동" in _texts(sent)
     keyboard = _buttons(sent)
     assert keyboard
     assert all(0 < len(data.encode()) <= 64 for data in keyboard.values())
-    sent = await _press(api, polling, sent, "홍길동")
+    sent = await _press(api, running, sent, "홍길동")
     assert "홍길동" in _texts(sent)
     assert len(api.answered_callbacks) == 1
 
 
 async def test_export_returns_the_npki_zip_as_a_document(
-    api: FakeBotApi, polling: TelegramChannel, holder: Holder, seed_key: bytes
+    api: FakeBotApi, running: TelegramChannel, holder: Holder, seed_key: bytes
 ) -> None:
     """/export -> 'NPKI (zip)' sends a document holding the original files."""
-    await _register(api, polling, holder, seed_key)
-    sent = await _exchange(api, polling, api.text_update(USER, "/export"))
-    await _press(api, polling, sent, "NPKI (zip)")
+    await _register(api, running, holder, seed_key)
+    sent = await _exchange(api, running, api.text_update(USER, "/export"))
+    await _press(api, running, sent, "NPKI (zip)")
     [(name, data)] = api.sent_documents(USER)
     assert name == "홍길동-2026-07-01-NPKI.zip"
     with zipfile.ZipFile(BytesIO(data)) as archive:
@@ -194,13 +232,13 @@ async def test_export_returns_the_npki_zip_as_a_document(
 
 
 async def test_renewal_guide_by_platform(
-    api: FakeBotApi, polling: TelegramChannel, holder: Holder, seed_key: bytes
+    api: FakeBotApi, running: TelegramChannel, holder: Holder, seed_key: bytes
 ) -> None:
     """/renew offers the phone platforms, and a press gives that platform's steps."""
-    await _register(api, polling, holder, seed_key)
-    sent = await _exchange(api, polling, api.text_update(USER, "/renew"))
+    await _register(api, running, holder, seed_key)
+    sent = await _exchange(api, running, api.text_update(USER, "/renew"))
     assert _buttons(sent)
-    sent = await _press(api, polling, sent, next(iter(_buttons(sent))))
+    sent = await _press(api, running, sent, next(iter(_buttons(sent))))
     assert len(_texts(sent)) > 40
 
 
