@@ -45,6 +45,8 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/open_cert.py
 	$(BIN)/python bench/storage.py
 	$(BIN)/python bench/reminders.py
+	$(BIN)/python bench/reminder_dispatch.py
+	$(BIN)/python bench/telegram_updates.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,13 +1,16 @@
 """Durable intake and ordered handling of a channel's updates.
 
-`receive` commits the update (its body sealed) before it returns, so the
-webhook answers 200, or the poller confirms the batch, only for updates that
-survive a crash. Each update is then handled in the lane of its user: one
-user's updates run one at a time and in order, different users concurrently
-(up to `concurrency` at once). When handled, the body is dropped. Updates
-still pending at a stop or a crash are handled by `replay` at the next start.
-Delivery is at-least-once: a crash after the replies went out but before the
-update was marked handled replays it.
+`receive` returns only once the update (its body sealed) is committed, so
+the webhook answers 200, or the poller confirms the batch, only for updates
+that survive a crash. Updates arriving together are committed together: one
+writer takes everything that arrived while it wrote the previous batch (a
+group commit; each caller still waits for the commit carrying its update).
+Each update is then handled in the lane of its user: one user's updates run
+one at a time and in order, different users concurrently (up to
+`concurrency` at once). Handled updates have their bodies dropped, again in
+batches. Updates still pending at a stop or a crash are handled by `replay`
+at the next start. Delivery is at-least-once: a crash after the replies went
+out but before the update was marked handled replays it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import json
 import logging
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from handlers.services import Clock
@@ -33,6 +37,15 @@ Handle = Callable[[Body], Awaitable[None]]
 LaneOf = Callable[[Body], str]
 
 log = logging.getLogger("certmate.inbox")
+
+
+@dataclass(slots=True)
+class _Arrival:
+    update_id: str
+    body: Body
+    recorded: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class Inbox:
@@ -58,53 +71,91 @@ class Inbox:
         self._running = asyncio.Semaphore(concurrency)
         self._lanes: dict[str, deque[tuple[int, Body]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._arrivals: list[_Arrival] = []
+        self._recorder: asyncio.Task[None] | None = None
+        self._handled: list[int] = []
+        self._marker: asyncio.Task[None] | None = None
 
     async def receive(self, update_id: str, body: Body) -> bool:
         """Record the update durably and queue it; False for a duplicate (dropped)."""
-        raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        async with self.database.write() as session:
-            row_id = await updates.record(
-                session, self.channel, update_id, self._clock(), vault=self.vault, body=raw
-            )
-        if row_id is None:
-            return False
-        self._queue(row_id, body)
-        return True
+        [recorded] = await self.receive_many([(update_id, body)])
+        return recorded
+
+    async def receive_many(self, items: Sequence[tuple[str, Body]]) -> list[bool]:
+        """Record updates durably (in one commit with whatever else is arriving) and
+        queue them in order; for each, False when it was a duplicate."""
+        arrivals = [_Arrival(update_id, body) for update_id, body in items]
+        self._arrivals.extend(arrivals)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record(), name="inbox-record")
+        return list(await asyncio.gather(*(a.recorded for a in arrivals)))
 
     async def replay(self) -> int:
         """Queue every update recorded but never handled, oldest first; how many."""
         count = 0
-        async with self.database.read() as session:
-            found = await updates.pending(session, self.vault, self.channel, limit=REPLAY_BATCH)
-        while found:
+        while True:
+            async with self.database.read() as session:
+                found = await updates.pending(session, self.vault, self.channel, limit=REPLAY_BATCH)
             for item in found:
                 self._queue(item.row_id, json.loads(item.body))
             count += len(found)
             if len(found) < REPLAY_BATCH:
-                break
-            # Rows stay pending until handled: wait for this batch before reading on.
+                return count
+            # Rows stay pending until handled: finish this batch before reading on.
             await self.drain(None)
-            async with self.database.read() as session:
-                found = await updates.pending(session, self.vault, self.channel, limit=REPLAY_BATCH)
-        return count
 
     async def drain(self, grace: float | None) -> bool:
-        """Wait until every queued update is handled. On timeout the lanes are cancelled
-        (their updates stay pending, for `replay`); False then. `grace` None: no limit."""
-        if not self._tasks:
-            return True
-        _done, late = await asyncio.wait(set(self._tasks), timeout=grace)
+        """Wait until every queued update is handled and marked so. Past `grace` seconds
+        (None: no limit) what is left is cancelled and stays pending, for `replay`;
+        False then."""
+        loop = asyncio.get_running_loop()
+        deadline = None if grace is None else loop.time() + grace
+        late: set[asyncio.Task[None]] = set()
+        if self._tasks:
+            _done, late = await asyncio.wait(set(self._tasks), timeout=grace)
+            self._lanes.clear()
+        if self._marker is not None and not self._marker.done():
+            left = None if deadline is None else max(deadline - loop.time(), 0.1)
+            _done, still = await asyncio.wait({self._marker}, timeout=left)
+            late |= still
         for task in late:
             task.cancel()
-        if late:
-            await asyncio.gather(*late, return_exceptions=True)
-        self._lanes.clear()
+        await asyncio.gather(*late, return_exceptions=True)
         return not late
 
     @property
     def busy(self) -> int:
-        """Updates queued or being handled."""
-        return sum(len(lane) for lane in self._lanes.values())
+        """Updates queued, being handled, or handled but not yet marked so."""
+        marking = 0 if self._marker is None or self._marker.done() else 1
+        return sum(len(lane) for lane in self._lanes.values()) + len(self._handled) + marking
+
+    async def _record(self) -> None:
+        """Commit everything that has arrived, batch after batch, until none is waiting."""
+        while self._arrivals:
+            batch, self._arrivals = self._arrivals, []
+            try:
+                async with self.database.write() as session:
+                    row_ids = [
+                        await updates.record(
+                            session,
+                            self.channel,
+                            arrival.update_id,
+                            self._clock(),
+                            vault=self.vault,
+                            body=_encode(arrival.body),
+                        )
+                        for arrival in batch
+                    ]
+            except Exception as err:  # noqa: BLE001  (each waiting caller gets the error)
+                for arrival in batch:
+                    if not arrival.recorded.done():
+                        arrival.recorded.set_exception(err)
+                continue
+            for arrival, row_id in zip(batch, row_ids, strict=True):
+                if row_id is not None:
+                    self._queue(row_id, arrival.body)
+                if not arrival.recorded.done():  # the caller may have gone (a closed request)
+                    arrival.recorded.set_result(row_id is not None)
 
     def _queue(self, row_id: int, body: Body) -> None:
         lane = self._lane_of(body)
@@ -124,12 +175,29 @@ class Inbox:
                 row_id, body = queued[0]
                 async with self._running:
                     await self._handle_one(body)
-                    async with self.database.write() as session:
-                        await updates.mark_handled(session, row_id, self._clock())
                 queued.popleft()
+                self._mark_handled(row_id)
         finally:
             if self._lanes.get(lane) is queued:
                 del self._lanes[lane]
+
+    def _mark_handled(self, row_id: int) -> None:
+        self._handled.append(row_id)
+        if self._marker is None or self._marker.done():
+            self._marker = asyncio.create_task(self._mark(), name="inbox-mark")
+
+    async def _mark(self) -> None:
+        """Drop the bodies of handled updates, batch after batch. A crash before a batch
+        commits replays those updates (at-least-once); a failed batch is retried."""
+        while self._handled:
+            batch, self._handled = self._handled, []
+            try:
+                async with self.database.write() as session:
+                    await updates.mark_handled(session, batch, self._clock())
+            except Exception as err:  # noqa: BLE001
+                log.warning("could not mark updates handled (%s); retrying", type(err).__name__)
+                self._handled[:0] = batch
+                await asyncio.sleep(1)
 
     async def _handle_one(self, body: Body) -> None:
         try:
@@ -144,3 +212,7 @@ class Inbox:
                 where.filename,
                 where.lineno,
             )
+
+
+def _encode(body: Body) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

@@ -12,6 +12,7 @@ PostgreSQL runs through asyncpg with the same statements.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +35,9 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self._writer = asyncio.Lock()
+        """SQLite has one writer: this process's writers queue here, in order, instead of
+        each holding a pooled connection and retrying in SQLite's busy handler."""
         if self.is_sqlite:
             _configure_sqlite(engine)
 
@@ -49,7 +53,7 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
-        async with self.engine.connect() as connection:
+        async with self._one_writer(), self.engine.connect() as connection:
             await connection.execution_options(**{_WRITE_OPTION: True})
             session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=True)
             try:
@@ -65,7 +69,7 @@ class Database:
     @asynccontextmanager
     async def scratch(self) -> AsyncIterator[AsyncSession]:
         """A write transaction that is always rolled back: for dry runs."""
-        async with self.engine.connect() as connection:
+        async with self._one_writer(), self.engine.connect() as connection:
             await connection.execution_options(**{_WRITE_OPTION: True})
             session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=True)
             try:
@@ -75,6 +79,14 @@ class Database:
                     await transaction.rollback()
             finally:
                 await session.close()
+
+    @asynccontextmanager
+    async def _one_writer(self) -> AsyncIterator[None]:
+        if not self.is_sqlite:  # PostgreSQL writers run concurrently
+            yield
+            return
+        async with self._writer:
+            yield
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -10,6 +10,7 @@ pruned, so a redelivered duplicate is recognised and dropped.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -55,24 +56,16 @@ async def record(
             raise ValueError("a body is sealed: pass the vault")
         sealed = vault.seal(body, binding(channel, update_id))
         values.update(sealed_key_id=sealed.key_id, sealed=sealed.blob)
-    result = await session.execute(
-        insert_ignore(session, ProcessedUpdate, values, ["channel", "update_id"])
-    )
-    if not affected(result):
-        return None
-    row_id: int | None = await session.scalar(
-        select(ProcessedUpdate.id).where(
-            ProcessedUpdate.channel == channel, ProcessedUpdate.update_id == update_id
-        )
-    )
+    statement = insert_ignore(session, ProcessedUpdate, values, ["channel", "update_id"])
+    row_id: int | None = await session.scalar(statement.returning(col(ProcessedUpdate.id)))
     return row_id
 
 
-async def mark_handled(session: AsyncSession, row_id: int, now: datetime) -> None:
-    """The update was handled: drop its body."""
+async def mark_handled(session: AsyncSession, row_ids: Collection[int], now: datetime) -> None:
+    """The updates were handled: drop their bodies."""
     await session.execute(
         sa.update(ProcessedUpdate)
-        .where(col(ProcessedUpdate.id) == row_id)
+        .where(col(ProcessedUpdate.id).in_(list(row_ids)))
         .values(handled_at=now, sealed=None, sealed_key_id=None)
     )
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -41,3 +43,50 @@ def test_storage_benchmark_uses_the_due_index() -> None:
             continue
         assert measured["uses_index"], (engine, measured["plan"])
         assert measured["objects"]["indexed_ms"] < 50, (engine, measured)
+
+
+def test_telegram_updates_benchmark_runs_ours_and_the_echo_bot() -> None:
+    """bench/telegram_updates.py (short form): both bots answer every update; ours keeps a
+    sane share of the bare echo bot's throughput (the goal, on the full run, is half)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "telegram_updates.py"), "--updates", "200",
+         "--users", "10", "--json"],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    figures = json.loads(result.stdout)
+    assert set(figures) == {"updates", "users", "certmate_per_s", "echo_per_s", "ratio"}
+    assert (figures["updates"], figures["users"]) == (200, 10)
+    assert figures["certmate_per_s"] > 0, figures
+    assert figures["echo_per_s"] > 0, figures
+    assert figures["ratio"] == pytest.approx(
+        figures["certmate_per_s"] / figures["echo_per_s"], rel=0.01
+    )
+    # The full run measures ~0.6 (README); the short form a little less. A floor against
+    # gross regressions with room for a noisy machine, not the goal itself.
+    assert figures["ratio"] > 0.3, figures
+
+
+def test_reminder_dispatch_benchmark_keeps_the_rate_without_429() -> None:
+    """bench/reminder_dispatch.py (short form): the sweep sends every reminder at the
+    configured 30/s without a single 429, where the unpaced bot is refused."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "reminder_dispatch.py"), "--reminders", "90",
+         "--json"],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    figures = json.loads(result.stdout)
+    ours, unpaced = figures["certmate"], figures["unpaced"]
+    assert figures["reminders"] == 90
+    assert figures["configured_per_s"] == 30
+    assert ours["sent"] == 90, ours
+    assert ours["responses_429"] == 0, ours
+    assert ours["per_s"] == pytest.approx(30, rel=0.15), ours
+    assert unpaced["responses_429"] > 0, unpaced
+    assert unpaced["sent"] < 90, unpaced
+    assert unpaced["sent"] + unpaced["refused"] == 90, unpaced

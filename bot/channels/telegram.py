@@ -209,14 +209,15 @@ class TelegramChannel:
                 log.warning("getUpdates failed (%s); retrying", type(err).__name__)
                 await asyncio.sleep(POLL_RETRY_SECONDS)
                 continue
-            for update in batch:
-                try:
-                    await self.inbox.receive(str(update.update_id), update.to_dict())
-                except Exception as err:  # noqa: BLE001  (the database: ask for it again)
-                    log.warning("could not record an update (%s); retrying", type(err).__name__)
-                    await asyncio.sleep(POLL_RETRY_SECONDS)
-                    break  # unconfirmed: the next getUpdates returns it again
-                offset = update.update_id + 1
+            if not batch:
+                continue
+            try:
+                await self.inbox.receive_many([(str(u.update_id), u.to_dict()) for u in batch])
+            except Exception as err:  # noqa: BLE001  (the database: ask for them again)
+                log.warning("could not record updates (%s); retrying", type(err).__name__)
+                await asyncio.sleep(POLL_RETRY_SECONDS)
+                continue  # unconfirmed: the next getUpdates returns them again
+            offset = batch[-1].update_id + 1
 
     # --- one update ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ remind` and the scheduler run exactly this.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -45,6 +46,8 @@ ANALYZE_AFTER: Final = 1_000
 """Statistics are refreshed (PostgreSQL) every ANALYZE_EVERY certificates planned, and at
 the end of a sweep that planned at least ANALYZE_AFTER: small sweeps leave it to autovacuum."""
 CLAIM_BATCH: Final = 100
+DELIVER_AT_ONCE: Final = 8
+"""Messages of a claimed batch in flight at once (each to a different user)."""
 LEASE: Final = timedelta(minutes=5)
 MAX_ATTEMPTS: Final = 5
 RETRY_BASE: Final = timedelta(minutes=2)
@@ -111,17 +114,37 @@ class Sweeper:
                 return total
 
     async def dispatch(self, now: datetime) -> list[Delivery]:
-        """Claim, send and mark every due reminder."""
+        """Claim, send and mark every due reminder. The next batch is claimed while the
+        current one is being sent, so a paced channel never waits for the database."""
         deliveries: list[Delivery] = []
-        cursor = None
-        while True:
-            async with self.services.database.write() as session:
-                batch = await self._claim(session, now, cursor)
-            if not batch.claimed:
-                return deliveries
-            cursor = batch.cursor
-            for message in batch.messages:
-                deliveries.extend(await self._deliver(message, now))
+        claiming = asyncio.create_task(self._claim_batch(now, None))
+        try:
+            while True:
+                batch = await claiming
+                if not batch.claimed:
+                    return deliveries
+                claiming = asyncio.create_task(self._claim_batch(now, batch.cursor))
+                deliveries.extend(await self._deliver_all(batch.messages, now))
+        finally:
+            claiming.cancel()  # stopped early: what it claimed is retried when the lease ends
+            await asyncio.gather(claiming, return_exceptions=True)
+
+    async def _deliver_all(self, messages: Sequence[_Message], now: datetime) -> list[Delivery]:
+        """Deliver a batch, a few messages in flight at once: the channel's pacing sets
+        the rate, and one message waiting for the database does not hold up the rest."""
+        gate = asyncio.Semaphore(DELIVER_AT_ONCE)
+
+        async def one(message: _Message) -> list[Delivery]:
+            async with gate:
+                return await self._deliver(message, now)
+
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(message)) for message in messages]
+        return [delivery for task in tasks for delivery in task.result()]
+
+    async def _claim_batch(self, now: datetime, after: Cursor | None) -> _Batch:
+        async with self.services.database.write() as session:
+            return await self._claim(session, now, after)
 
     async def _dry_run(self, now: datetime) -> list[Delivery]:
         deliveries: list[Delivery] = []
@@ -195,8 +218,9 @@ class Sweeper:
         for row in claimed.rows:
             by_owner[row.owner_id].append(row)
         messages = []
+        owners = await users.get_many(session, by_owner)
         for owner_id, rows in by_owner.items():
-            owner = await users.get(session, owner_id)
+            owner = owners[owner_id]
             preferences = preferences_for(owner, self.services.settings)
             if is_quiet(now, preferences):
                 await self._defer(session, rows, quiet_ends(now, preferences))

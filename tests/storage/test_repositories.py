@@ -296,19 +296,21 @@ async def test_the_update_inbox_keeps_bodies_sealed_until_handled(
     """A recorded body is sealed (bound to its update), listed as pending in order until
     handled, then dropped; pruning leaves pending updates alone."""
     body = {"vault": vault}
+    typed, other = b'{"text":"p@ssw0rd typed"}', b'{"text":"/help"}'
     async with database.write() as session:
-        first = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=b"a", **body)
-        assert await updates.record(session, Channel.TELEGRAM, "8", NOW, body=b"b", **body)
-        again = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=b"a", **body)
+        first = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=typed, **body)
+        assert await updates.record(session, Channel.TELEGRAM, "8", NOW, body=other, **body)
+        again = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=typed, **body)
     assert again is None
     assert first is not None
     async with database.read() as session:
         found = await updates.pending(session, vault, Channel.TELEGRAM, limit=10)
         rows = (await session.scalars(select(ProcessedUpdate))).all()
-    assert [(p.update_id, p.body) for p in found] == [("7", b"a"), ("8", b"b")]
-    assert all(row.sealed and b"a" not in row.sealed[-40:] for row in rows)
+    assert [(p.update_id, p.body) for p in found] == [("7", typed), ("8", other)]
+    assert all(row.sealed for row in rows)
+    assert not any(b"p@ssw0rd" in (row.sealed or b"") for row in rows)
     async with database.write() as session:
-        await updates.mark_handled(session, first, NOW)
+        await updates.mark_handled(session, [first], NOW)
         assert await updates.prune(session, NOW + timedelta(seconds=1)) == 1
     async with database.read() as session:
         found = await updates.pending(session, vault, Channel.TELEGRAM, limit=10)
