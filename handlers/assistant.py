@@ -21,7 +21,7 @@ from handlers.locks import KeyedLocks
 from handlers.messages import Choice, Delete, Inbound, Outbound, Reply
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services
-from storage import buttons, conversations, notices, users
+from storage import arrival, buttons, conversations, notices, users
 from storage.errors import StaleState
 from storage.models import Channel
 
@@ -93,19 +93,26 @@ class Assistant:
         services = self.services
         now = services.clock()
         async with services.database.write() as session:
-            user = await users.get_or_create(
-                session, inbound.channel, inbound.user_key, now, timezone=services.settings.timezone
+            found = await arrival.look_up(
+                session, services.vault, inbound.channel, inbound.user_key
+            )
+            user = await users.ensure(
+                session,
+                found.user,
+                inbound.channel,
+                inbound.user_key,
+                now,
+                timezone=services.settings.timezone,
             )
             ctx = Context(services, session, user, services.catalog.texts(user.locale), now)
             if not inbound.private:
                 _answer_in_group(ctx, inbound)
                 return ctx.out
-            for notice in await notices.take(session, ctx.user_id, now):
-                choices = tuple(Choice(label, token) for label, token in notice.choices)
-                ctx.out.append(Reply(notice.text, choices))
-            saved = await conversations.load(
-                session, services.vault, inbound.channel, inbound.user_key
-            )
+            if found.notices_waiting:
+                for notice in await notices.take(session, ctx.user_id, now):
+                    choices = tuple(Choice(label, token) for label, token in notice.choices)
+                    ctx.out.append(Reply(notice.text, choices))
+            saved = found.saved
             state = None
             version = saved.version if saved else None
             secret_next = False

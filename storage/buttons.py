@@ -15,10 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage.database import before_commit
 from storage.models import ButtonToken, Channel
 
 TOKEN_BYTES: Final = 16
 """128 bits, 22 characters in base64url: well inside Telegram's 64-byte callback data."""
+_PENDING: Final = "certmate_buttons_pending"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +38,32 @@ async def issue(
     action: Action,
     expires_at: datetime,
 ) -> str:
-    """A fresh token for `action`, valid for this user until `expires_at`."""
+    """A fresh token for `action`, valid for this user until `expires_at`. The row is
+    written with the transaction's other buttons, in one statement, before it commits
+    (a reply often carries eight)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    session.add(
-        ButtonToken(
-            token=token,
-            channel=channel,
-            user_key=user_key,
-            action=action.name,
-            payload=action.payload,
-            expires_at=expires_at,
-        )
+    pending = session.info.get(_PENDING)
+    if pending is None:
+        pending = session.info[_PENDING] = []
+        before_commit(session, write_pending)
+    pending.append(
+        {
+            "token": token,
+            "channel": channel,
+            "user_key": user_key,
+            "action": action.name,
+            "payload": action.payload,
+            "expires_at": expires_at,
+        }
     )
     return token
+
+
+async def write_pending(session: AsyncSession) -> None:
+    """Write the tokens issued so far in this transaction."""
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        await session.execute(sa.insert(ButtonToken), rows)
 
 
 async def resolve(
@@ -57,6 +72,7 @@ async def resolve(
     """The action behind `token` if it is this user's and still valid, else None."""
     if not token or len(token) > 2 * TOKEN_BYTES:
         return None
+    await write_pending(session)
     row = await session.scalar(
         select(ButtonToken).where(
             col(ButtonToken.token) == token,

@@ -44,9 +44,14 @@ async def load(
     session: AsyncSession, vault: Vault, channel: Channel, user_key: str
 ) -> Saved | None:
     """The user's saved step, or None when they are not in a flow."""
-    state = await _row(session, channel, user_key)
+    return saved_from(vault, await _row(session, channel, user_key))
+
+
+def saved_from(vault: Vault, state: ConversationState | None) -> Saved | None:
+    """A stored row as a `Saved` step, its secret part unsealed."""
     if state is None:
         return None
+    channel, user_key = state.channel, state.user_key
     secret = None
     if state.sealed is not None and state.sealed_key_id is not None:
         secret = vault.open(Sealed(state.sealed_key_id, state.sealed), binding(channel, user_key))

@@ -13,7 +13,7 @@ PostgreSQL runs through asyncpg with the same statements.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -26,6 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 _WRITE_OPTION: Final = "certmate_write"
 SHREDDED: Final = "certmate_shredded"
 """Set in `session.info` by code that deleted secrets: the WAL is then checkpointed."""
+BEFORE_COMMIT: Final = "certmate_before_commit"
+"""In `session.info`: async callables run (in order) just before a write commits, for
+rows a repository gathers during the transaction and writes in one statement."""
 BUSY_TIMEOUT_MS: Final = 30_000
 
 
@@ -59,6 +62,7 @@ class Database:
             try:
                 async with connection.begin():
                     yield session
+                    await run_before_commit(session)
                     await session.flush()
                 shredded = session.info.get(SHREDDED, False)
             finally:
@@ -75,6 +79,7 @@ class Database:
             try:
                 async with connection.begin() as transaction:
                     yield session
+                    await run_before_commit(session)
                     await session.flush()
                     await transaction.rollback()
             finally:
@@ -126,6 +131,17 @@ class Database:
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+def before_commit(session: AsyncSession, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    """Run `hook(session)` just before this write transaction commits."""
+    session.info.setdefault(BEFORE_COMMIT, []).append(hook)
+
+
+async def run_before_commit(session: AsyncSession) -> None:
+    hooks = session.info.get(BEFORE_COMMIT, [])
+    while hooks:
+        await hooks.pop(0)(session)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

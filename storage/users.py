@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage import buttons
 from storage.database import SHREDDED
 from storage.errors import NotFound
 from storage.models import ButtonToken, Channel, ConversationState, User
@@ -42,7 +43,23 @@ async def get_or_create(
 ) -> User:
     """The user for this identity, created on first contact (in `timezone`).
     Writing marks them reachable again."""
-    user = await find(session, channel, user_key)
+    return await ensure(
+        session, await find(session, channel, user_key), channel, user_key, now, timezone=timezone
+    )
+
+
+async def ensure(
+    session: AsyncSession,
+    found: User | None,
+    channel: Channel,
+    user_key: str,
+    now: datetime,
+    *,
+    timezone: str = "Asia/Seoul",
+) -> User:
+    """`found` (the user of this identity, already looked up) marked reachable, or the
+    user created on first contact."""
+    user = found
     if user is None:
         user = User(
             channel=channel,
@@ -71,6 +88,7 @@ async def set_reachable(
 async def delete(session: AsyncSession, user_id: int) -> None:
     """Delete a user and, by cascade, their certificates, secrets, accounts, reminders, audit."""
     user = await get(session, user_id)
+    await buttons.write_pending(session)  # so that the delete below takes them too
     for model in (ConversationState, ButtonToken):
         await session.execute(
             sa.delete(model).where(
