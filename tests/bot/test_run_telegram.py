@@ -7,11 +7,13 @@ import os
 import signal
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
-from tests.conftest import free_port
+from tests import factory
+from tests.conftest import Holder, free_port
 from tests.fake_telegram import TOKEN, FakeBotApi
 
 USER = 777
@@ -145,3 +147,64 @@ async def test_a_webhook_update_survives_sigkill_after_its_200(tmp_path: Path) -
         assert second.returncode == 0
         replies = [m for m in api.sent_messages(USER) if "이렇게 도와드릴 수 있어요" in m["text"]]
         assert len(replies) == 1
+
+
+async def test_run_delivers_a_due_reminder_through_telegram(
+    tmp_path: Path, ca: factory.Authority, holder: Holder
+) -> None:
+    """A Telegram user registers a certificate that expires in 20 days; the next
+    `certmate run` sweeps at start and the reminder (renewal is open) reaches their chat,
+    with its buttons."""
+    expires = datetime.now(UTC).replace(microsecond=0) + timedelta(days=20)
+    cert = factory.cert_der(
+        factory.make_cert(
+            ca, holder.key, not_before=expires - timedelta(days=365), not_after=expires
+        )
+    )
+    key = factory.seed_cbc_sha1_key(holder.plain, factory.PASSWORD)
+    async with FakeBotApi() as api:
+        env = _telegram_env(api)
+        env["CERTMATE_REMINDERS__QUIET_START"] = env["CERTMATE_REMINDERS__QUIET_END"] = "00:00"
+        first = await _start_run(tmp_path, env)
+        try:
+            await api.wait_for(lambda: bool(api.calls_of("getUpdates")), timeout=60)
+            api.queue(api.document_update(USER, "signCert.der", cert))
+            api.queue(api.document_update(USER, "signPri.key", key))
+            api.queue(api.text_update(USER, factory.PASSWORD.decode()))
+            registered = "인증서를 등록했어요"
+            await api.wait_for(
+                lambda: any(registered in m["text"] for m in api.sent_messages(USER)), timeout=30
+            )
+        finally:
+            await _stop(first)
+        before = len(api.sent_messages(USER))
+        second = await _start_run(tmp_path, env)
+        try:
+            await api.wait_for(lambda: len(api.sent_messages(USER)) > before, timeout=60)
+        finally:
+            await _stop(second)
+        [reminder] = api.sent_messages(USER)[before:]
+        assert "D-20" in reminder["text"]
+        assert reminder.get("reply_markup")
+
+
+def _telegram_env(api: FakeBotApi) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+    env |= {
+        "CERTMATE_TELEGRAM__TOKEN": TOKEN,
+        "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
+        "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
+        "CERTMATE_HTTP__PORT": str(free_port()),
+    }
+    return env
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout=20)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 0
