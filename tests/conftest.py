@@ -27,6 +27,7 @@ from storage.database import Database
 from storage.keyring import new_keyring
 from storage.vault import Vault
 from tests import factory
+from tests.handlers.harness import START, Clock, World
 
 # python-telegram-bot 22 warns on every duration it returns as a number (RetryAfter's
 # retry_after among them) unless durations are timedeltas, as certmate builds it.
@@ -181,3 +182,14 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    """One deployment on a real SQLite file, its clock at START (D-30 of the test holder)."""
+    world = World(tmp_path, Clock(START))
+    await world.start()
+    try:
+        yield world
+    finally:
+        await world.close()

@@ -38,8 +38,7 @@ from storage.models import Channel, ProcessedUpdate, User
 from tests import factory
 from tests.conftest import Holder
 from tests.fake_telegram import TOKEN, FakeBotApi
-from tests.handlers.conftest import START
-from tests.handlers.harness import Clock, World
+from tests.handlers.harness import START, World
 
 USER = 4242
 PASSWORD = factory.PASSWORD.decode()
@@ -51,16 +50,6 @@ JsonDict = dict[str, Any]
 async def api() -> AsyncIterator[FakeBotApi]:
     async with FakeBotApi() as fake:
         yield fake
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    world = World(tmp_path, Clock(START))
-    await world.start()
-    try:
-        yield world
-    finally:
-        await world.close()
 
 
 def _settings(api: FakeBotApi, mode: str = "polling", chat_rate: int = 50) -> TelegramSettings:

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from handlers.dates import SEOUL
 from tests import factory
 from tests.conftest import Holder
-from tests.handlers.harness import Clock, World
-
-START = datetime(2026, 6, 1, 10, 0, tzinfo=SEOUL)  # D-30 for a 2026-07-01 expiry
-
-
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    world = World(tmp_path, Clock(START))
-    await world.start()
-    try:
-        yield world
-    finally:
-        await world.close()
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.channels.console import ConsoleUser, transcript_entries
 from handlers.assistant import Assistant
+from handlers.dates import SEOUL
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
 from handlers.messages import Inbound, Outbound
@@ -24,6 +25,8 @@ from storage.keyring import KeyringFile
 from storage.models import Channel
 from storage.vault import Vault
 from tests import factory
+
+START = datetime(2026, 6, 1, 10, 0, tzinfo=SEOUL)  # D-30 for a 2026-07-01 expiry
 
 
 @dataclass
