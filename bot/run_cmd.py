@@ -27,6 +27,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import TelegramError
 
+from bot import housekeeping
 from bot.app import build_assistant, build_services, notifiers, open_database
 from bot.channels.telegram import (
     TelegramChannel,
@@ -40,6 +41,7 @@ from bot.reminders.sweep import Sweeper
 from bot.web import Server, build_app
 from handlers.services import Services
 from storage import migrate
+from storage.database import Database
 from storage.keyring import KeyFileError
 from storage.models import Channel
 
@@ -87,28 +89,9 @@ async def _run(settings: Settings) -> None:
         sweeper = Sweeper(
             services, notifiers(services, channels), f"run:{socket.gethostname()}:{os.getpid()}"
         )
-        running = asyncio.Lock()
-
-        async def sweep() -> None:
-            async with running:
-                try:
-                    sent = await sweeper.run(datetime.now(UTC))
-                except Exception:  # a failed sweep is logged; the next one tries again
-                    log.exception("reminder sweep failed")
-                    return
-                log.info("reminder sweep: %d reminder(s) sent", len(sent))
-
+        jobs = _Jobs(sweeper, database)
         minutes = settings.reminders.sweep_minutes
-        scheduler = AsyncIOScheduler(timezone=UTC)
-        scheduler.add_job(
-            sweep,
-            IntervalTrigger(minutes=minutes, timezone=UTC),
-            id="reminder-sweep",
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=minutes * 60,
-            next_run_time=datetime.now(UTC),
-        )
+        scheduler = _scheduler(jobs, minutes)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -123,11 +106,67 @@ async def _run(settings: Settings) -> None:
         if telegram is not None:
             await telegram.stop(grace=max(deadline - loop.time() - 1, 0.5))
         try:  # let a sweep in progress finish what it claimed
-            await asyncio.wait_for(running.acquire(), max(deadline - loop.time(), 0.1))
+            await asyncio.wait_for(jobs.running.acquire(), max(deadline - loop.time(), 0.1))
         except TimeoutError:
             log.warning("a reminder sweep was still running; its leases will expire and retry")
     finally:
         await database.close()
+
+
+class _Jobs:
+    """What the scheduler runs, one at a time (a stop waits for the one running)."""
+
+    def __init__(self, sweeper: Sweeper, database: Database) -> None:
+        self.sweeper = sweeper
+        self.database = database
+        self.running = asyncio.Lock()
+
+    async def sweep(self) -> None:
+        async with self.running:
+            try:
+                sent = await self.sweeper.run(datetime.now(UTC))
+            except Exception:  # a failed sweep is logged; the next one tries again
+                log.exception("reminder sweep failed")
+                return
+            log.info("reminder sweep: %d reminder(s) sent", len(sent))
+
+    async def tidy_up(self) -> None:
+        async with self.running:
+            try:
+                tidied = await housekeeping.tidy(self.database, datetime.now(UTC))
+            except Exception:  # logged; the next run tries again
+                log.exception("housekeeping failed")
+                return
+            log.info(
+                "housekeeping: forgot %d update(s), %d expired button(s)",
+                tidied.updates,
+                tidied.buttons,
+            )
+
+
+def _scheduler(jobs: _Jobs, minutes: int) -> AsyncIOScheduler:
+    """The sweep every `minutes` (at once first) and housekeeping hourly; late runs
+    coalesce into one, never two at once, and a late run within the grace still happens."""
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(
+        jobs.sweep,
+        IntervalTrigger(minutes=minutes, timezone=UTC),
+        id="reminder-sweep",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=minutes * 60,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        jobs.tidy_up,
+        IntervalTrigger(hours=1, timezone=UTC),
+        id="housekeeping",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=3600,
+        next_run_time=datetime.now(UTC) + timedelta(minutes=1),
+    )
+    return scheduler
 
 
 def _telegram(

@@ -17,6 +17,7 @@ from sqlmodel import col, select
 
 from storage.database import before_commit
 from storage.models import ButtonToken, Channel
+from storage.sql import affected
 
 TOKEN_BYTES: Final = 16
 """128 bits, 22 characters in base64url: well inside Telegram's 64-byte callback data."""
@@ -84,6 +85,11 @@ async def resolve(
     return Action(row.action, dict(row.payload)) if row is not None else None
 
 
-async def prune(session: AsyncSession, now: datetime) -> None:
-    """Forget expired tokens."""
-    await session.execute(sa.delete(ButtonToken).where(col(ButtonToken.expires_at) <= now))
+async def prune(session: AsyncSession, now: datetime, limit: int = 5_000) -> int:
+    """Forget up to `limit` expired tokens; returns how many (call again while it
+    returns `limit`)."""
+    expired = select(ButtonToken.token).where(col(ButtonToken.expires_at) <= now).limit(limit)
+    result = await session.execute(
+        sa.delete(ButtonToken).where(col(ButtonToken.token).in_(expired.scalar_subquery()))
+    )
+    return affected(result)

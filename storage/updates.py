@@ -107,12 +107,18 @@ async def pending(
     return found
 
 
-async def prune(session: AsyncSession, before: datetime) -> int:
-    """Forget handled updates received before `before`; returns how many."""
-    result = await session.execute(
-        sa.delete(ProcessedUpdate).where(
+async def prune(session: AsyncSession, before: datetime, limit: int = 5_000) -> int:
+    """Forget up to `limit` handled updates received before `before`; returns how many
+    (call again while it returns `limit`: short transactions keep the writer free)."""
+    oldest = (
+        select(ProcessedUpdate.id)
+        .where(
             col(ProcessedUpdate.received_at) < before,
             col(ProcessedUpdate.handled_at).is_not(None),
         )
+        .limit(limit)
+    )
+    result = await session.execute(
+        sa.delete(ProcessedUpdate).where(col(ProcessedUpdate.id).in_(oldest.scalar_subquery()))
     )
     return affected(result)

@@ -1,0 +1,53 @@
+"""Housekeeping: forget what certmate keeps only for a while. `certmate run` runs it hourly.
+
+- Handled updates: their rows (bodies are dropped when handled) are kept
+  `UPDATE_MEMORY` so a delivery Telegram repeats is recognised and dropped;
+  Telegram stops redelivering long before that.
+- Button tokens past their expiry: a press on them already answers "not found".
+
+Deletes go in short batches, so the single SQLite writer is never held for long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import buttons, updates
+from storage.database import Database
+
+UPDATE_MEMORY: Final = timedelta(days=7)
+BATCH: Final = 5_000
+
+
+@dataclass(frozen=True, slots=True)
+class Tidied:
+    updates: int
+    buttons: int
+
+
+async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidied:
+    """Forget handled updates older than `UPDATE_MEMORY` and expired button tokens."""
+    forgotten_updates = await _in_batches(
+        database, lambda session: updates.prune(session, now - UPDATE_MEMORY, batch), batch
+    )
+    forgotten_buttons = await _in_batches(
+        database, lambda session: buttons.prune(session, now, batch), batch
+    )
+    return Tidied(forgotten_updates, forgotten_buttons)
+
+
+async def _in_batches(
+    database: Database, prune: Callable[[AsyncSession], Awaitable[int]], batch: int
+) -> int:
+    total = 0
+    while True:
+        async with database.write() as session:
+            count = await prune(session)
+        total += count
+        if count < batch:
+            return total
