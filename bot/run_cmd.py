@@ -25,7 +25,7 @@ from typing import Final
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 
 from bot import housekeeping
 from bot.app import build_assistant, build_services, notifiers, open_database
@@ -62,8 +62,16 @@ def run_main(_args: argparse.Namespace, settings: Settings) -> int:
     except KeyFileError as err:
         print(f"certmate run: {err}", file=sys.stderr)  # noqa: T201
         return EXIT_FAILED
-    except TelegramError as err:  # a wrong token, or the Bot API cannot be reached
-        print(f"certmate run: Telegram: {type(err).__name__}: {err}", file=sys.stderr)  # noqa: T201
+    except InvalidToken:
+        print(  # noqa: T201  (PTB's own message quotes the token: never print it)
+            "certmate run: Telegram: InvalidToken: the bot token was refused; check"
+            " [telegram] token or CERTMATE_TELEGRAM__TOKEN",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except TelegramError as err:  # the Bot API cannot be reached, or refused a request
+        said = str(err).replace(settings.telegram.token, "<token>")
+        print(f"certmate run: Telegram: {type(err).__name__}: {said}", file=sys.stderr)  # noqa: T201
         return EXIT_FAILED
     except OSError as err:  # the port is taken, or the address cannot be bound
         print(f"certmate run: cannot start the HTTP server: {err}", file=sys.stderr)  # noqa: T201

@@ -50,7 +50,11 @@ class Database:
         parsed = sa.make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args=dict(connect_args or {}))
+        # hide_parameters: a database error's message (which may reach a log) names the
+        # statement but never the values in it (sealed blobs, names, texts).
+        engine = create_async_engine(
+            url, connect_args=dict(connect_args or {}), hide_parameters=True
+        )
         return cls(engine)
 
     @asynccontextmanager

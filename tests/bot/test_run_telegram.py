@@ -208,3 +208,17 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
             process.kill()
             await process.wait()
     assert process.returncode == 0
+
+
+async def test_run_with_a_wrong_token_says_so_and_exits_1(tmp_path: Path) -> None:
+    """Telegram refuses the token (401): one clear line, exit status 1, no traceback."""
+    async with FakeBotApi() as api:
+        env = _telegram_env(api)
+        env["CERTMATE_TELEGRAM__TOKEN"] = "999:wrong"  # noqa: S105  (a refused one)
+        process = await _start_run(tmp_path, env)
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    log = err.decode()
+    assert process.returncode == 1, log
+    assert "certmate run: Telegram: InvalidToken" in log
+    assert "Traceback" not in log
+    assert "999:wrong" not in log

@@ -312,6 +312,23 @@ async def test_a_429_storm_is_waited_out_and_nothing_is_lost(
     assert api.responses_429 == 2
 
 
+async def test_a_button_of_another_user_does_nothing(
+    api: FakeBotApi, polling: TelegramChannel, holder: Holder, seed_key: bytes
+) -> None:
+    """Callback data is an opaque token bound to the user it was issued to: another user
+    pressing it (a forged callback) gets "not found" and the owner's certificate stays."""
+    await _register(api, polling, holder, seed_key)
+    sent = await _exchange(api, polling, api.text_update(USER, "/certs"))
+    stolen = next(iter(_buttons(sent).values()))
+    intruder = USER + 1
+    api.queue(api.callback_update(intruder, stolen))
+    await api.wait_for(lambda: bool(api.sent_messages(intruder)))
+    assert "이 버튼은 더 이상 쓸 수 없어요" in _texts(api.sent_messages(intruder))
+    assert "홍길동" not in _texts(api.sent_messages(intruder))
+    sent = await _exchange(api, polling, api.text_update(USER, "/certs"))
+    assert "홍길동" in _texts(sent)
+
+
 async def test_a_user_who_blocked_the_bot_is_marked_unreachable(
     api: FakeBotApi, polling: TelegramChannel, world: World
 ) -> None:
@@ -398,6 +415,13 @@ async def test_webhook_checks_the_secret_and_drops_duplicates(
         assert await _post(url, update, secret) == 200
         await api.wait_for(lambda: bool(api.sent_messages(USER)) and channel.inbox.busy == 0)
         assert await _post(url, {"update_id": "x"}, secret) == 400
+        headers = {SECRET_HEADER: secret}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(url, data=b"{not json", headers=headers) as response:
+                assert response.status == 400
+            too_big = BytesIO(b'{"update_id": 1, "pad": "' + b"x" * (3 * 1024 * 1024) + b'"}')
+            async with http.post(url, data=too_big, headers=headers) as response:
+                assert response.status == 413
     finally:
         await channel.stop(grace=5)
         await server.stop()

@@ -137,3 +137,26 @@ async def test_no_column_holds_a_secret_in_the_clear(
                     for what, patterns in needles.items():
                         if any(p in raw for p in patterns):
                             pytest.fail(f"{what} in {table.name}")
+
+
+async def test_database_errors_name_no_values(database: Database) -> None:
+    """A failing statement's error (which a log may show) carries no bound value: a user
+    key, a name or a text never reaches a log through a database error."""
+    async with database.write() as session:
+        await users.get_or_create(session, Channel.TELEGRAM, "user-key-4242", NOW)
+    with pytest.raises(sa.exc.IntegrityError) as raised:
+        async with database.write() as session:
+            await session.execute(
+                sa.insert(metadata.tables["users"]),
+                {
+                    "channel": Channel.TELEGRAM,
+                    "user_key": "user-key-4242",
+                    "locale": "ko",
+                    "timezone": "Asia/Seoul",
+                    "reminders_enabled": True,
+                    "reachable": True,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                },
+            )
+    assert "user-key-4242" not in str(raised.value)
