@@ -110,13 +110,20 @@ class Inbox:
         False then."""
         loop = asyncio.get_running_loop()
         deadline = None if grace is None else loop.time() + grace
+
+        def left() -> float | None:
+            return None if deadline is None else max(deadline - loop.time(), 0.1)
+
         late: set[asyncio.Task[None]] = set()
+        if self._recorder is not None and not self._recorder.done():
+            # Updates being committed now are acknowledged: queue them before waiting.
+            _done, late = await asyncio.wait({self._recorder}, timeout=left())
         if self._tasks:
-            _done, late = await asyncio.wait(set(self._tasks), timeout=grace)
+            _done, still = await asyncio.wait(set(self._tasks), timeout=left())
+            late |= still
             self._lanes.clear()
         if self._marker is not None and not self._marker.done():
-            left = None if deadline is None else max(deadline - loop.time(), 0.1)
-            _done, still = await asyncio.wait({self._marker}, timeout=left)
+            _done, still = await asyncio.wait({self._marker}, timeout=left())
             late |= still
         for task in late:
             task.cancel()
