@@ -118,7 +118,7 @@ async def test_a_webhook_update_survives_sigkill_after_its_200(tmp_path: Path) -
         try:
             await _healthy(port)
             assert api.webhook is not None
-            api.delay("sendMessage", 30)  # handling reaches the reply, then hangs there
+            api.delay("sendMessage", 300)  # handling reaches the reply, then hangs there
             update = api.text_update(USER, "/help")
             async with (
                 aiohttp.ClientSession() as http,
