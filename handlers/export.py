@@ -27,6 +27,7 @@ from pydantic import BaseModel
 import npki
 from handlers.flow import Context, Event, Press, State, Text, Unhandled
 from handlers.menu import certificate_choices, main_menu
+from handlers.offload import off_loop
 from storage import attempts, audit, certificates
 from storage.errors import NotFound
 from storage.models import AuditAction, Certificate
@@ -140,7 +141,7 @@ async def _export_with_password(
         ctx.say("add.locked", *await main_menu(ctx), until=_hhmm(ctx, locked))
         return None
     files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
-    opened = _open(ctx, files, text.encode())
+    opened = await _open(ctx, files, text.encode())
     if opened is None:
         verdict = await attempts.record_failure(ctx.session, ctx.user_id, row.fingerprint, ctx.now)
         if verdict.locked_until is not None:
@@ -150,19 +151,23 @@ async def _export_with_password(
         return State(NAME, Step.CURRENT, data.model_dump(), new_password)
     await attempts.clear(ctx.session, ctx.user_id, row.fingerprint)
     if data.target == "pfx" and new_password is not None:
-        pfx = npki.export_pfx(opened, new_password)
+        pfx = await off_loop(npki.export_pfx, opened, new_password)
         await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
         ctx.say("export.pfx_sent")
         return None
-    pair = npki.export_npki_pair(opened, text.encode())
+    pair = await off_loop(npki.export_npki_pair, opened, text.encode())
     converted = {"signCert.der": pair.sign_cert, "signPri.key": pair.sign_key}
     await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, converted))
     return None
 
 
-def _open(ctx: Context, files: dict[str, bytes], password: bytes) -> npki.OpenedCertificate | None:
+async def _open(
+    ctx: Context, files: dict[str, bytes], password: bytes
+) -> npki.OpenedCertificate | None:
     try:
-        items = npki.open_bundle(files, password, limits=ctx.services.settings.limits)
+        items = await off_loop(
+            npki.open_bundle, files, password, limits=ctx.services.settings.limits
+        )
     except npki.WrongPassword:
         return None
     return next((item.opened for item in items if item.opened is not None), None)

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 import npki
 from handlers.flow import Context, Event, Files, Press, State, Text, Unhandled
 from handlers.menu import main_menu
+from handlers.offload import off_loop
 from handlers.present import facts_of, summary
 from handlers.renewal import show_checklist
 from storage import attempts, audit, certificates
@@ -95,7 +96,7 @@ async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> Sta
     files = held | {document.name: document.data for document in event.documents}
     limits = ctx.services.settings.limits
     try:
-        items = npki.open_bundle(files, None, limits=limits)
+        items = await off_loop(npki.open_bundle, files, None, limits=limits)
     except npki.PasswordRequired:
         return await _ask_password(ctx, files, [_pfx_subject(files)])
     except npki.NpkiError as error:
@@ -157,7 +158,9 @@ async def _try_password(
     if not pending:
         return None
     try:
-        items = npki.open_bundle(files, password, limits=ctx.services.settings.limits)
+        items = await off_loop(
+            npki.open_bundle, files, password, limits=ctx.services.settings.limits
+        )
     except npki.WrongPassword:
         return await _wrong(ctx, files, pending)
     except npki.NpkiError as error:
@@ -240,7 +243,7 @@ async def _register(ctx: Context, item: npki.BundleItem, subject: str, *, keep_k
 async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
     """Keep only the public certificate: no key, no password, ever."""
     try:
-        items = npki.open_bundle(files, None, limits=ctx.services.settings.limits)
+        items = await off_loop(npki.open_bundle, files, None, limits=ctx.services.settings.limits)
     except npki.PasswordRequired:
         ctx.say("add.pfx_needs_password", *await main_menu(ctx))
         return
