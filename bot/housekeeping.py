@@ -4,6 +4,8 @@
   `UPDATE_MEMORY` so a delivery Telegram repeats is recognised and dropped;
   Telegram stops redelivering long before that.
 - Button tokens past their expiry: a press on them already answers "not found".
+- Notices shown more than `NOTICE_MEMORY` ago: copies of messages already read,
+  which name the holder of a certificate.
 
 Deletes go in short batches, so the single SQLite writer is never held for long.
 """
@@ -17,10 +19,11 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import buttons, updates
+from storage import buttons, notices, updates
 from storage.database import Database
 
 UPDATE_MEMORY: Final = timedelta(days=7)
+NOTICE_MEMORY: Final = timedelta(days=30)
 BATCH: Final = 5_000
 
 
@@ -28,17 +31,22 @@ BATCH: Final = 5_000
 class Tidied:
     updates: int
     buttons: int
+    notices: int
 
 
 async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidied:
-    """Forget handled updates older than `UPDATE_MEMORY` and expired button tokens."""
+    """Forget handled updates older than `UPDATE_MEMORY`, expired button tokens and
+    notices shown more than `NOTICE_MEMORY` ago."""
     forgotten_updates = await _in_batches(
         database, lambda session: updates.prune(session, now - UPDATE_MEMORY, batch), batch
     )
     forgotten_buttons = await _in_batches(
         database, lambda session: buttons.prune(session, now, batch), batch
     )
-    return Tidied(forgotten_updates, forgotten_buttons)
+    forgotten_notices = await _in_batches(
+        database, lambda session: notices.prune(session, now - NOTICE_MEMORY, batch), batch
+    )
+    return Tidied(forgotten_updates, forgotten_buttons, forgotten_notices)
 
 
 async def _in_batches(

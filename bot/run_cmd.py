@@ -146,9 +146,10 @@ class _Jobs:
                 log.exception("housekeeping failed")
                 return
             log.info(
-                "housekeeping: forgot %d update(s), %d expired button(s)",
+                "housekeeping: forgot %d update(s), %d expired button(s), %d shown notice(s)",
                 tidied.updates,
                 tidied.buttons,
+                tidied.notices,
             )
 
 

@@ -1,4 +1,5 @@
-"""Housekeeping forgets old handled updates and expired buttons, and nothing else."""
+"""Housekeeping forgets old handled updates, expired buttons and old shown notices, and
+nothing else."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import select
 
-from bot.housekeeping import UPDATE_MEMORY, tidy
-from storage import buttons, updates
+from bot.housekeeping import NOTICE_MEMORY, UPDATE_MEMORY, tidy
+from storage import buttons, notices, updates, users
 from storage.database import Database
-from storage.models import ButtonToken, Channel, ProcessedUpdate
+from storage.models import ButtonToken, Channel, Notice, ProcessedUpdate
 from storage.vault import Vault
 
 NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
@@ -30,10 +31,25 @@ async def test_tidy_keeps_pending_updates_and_valid_buttons(
         for number in range(3):
             await buttons.issue(session, Channel.TELEGRAM, f"u{number}", action, NOW)
         kept = await buttons.issue(session, Channel.TELEGRAM, "u", action, NOW + timedelta(days=1))
+        owner = await users.get_or_create(session, Channel.CONSOLE, "c", OLD)
+        for message_id in ("shown-long-ago", "shown-lately", "not-shown"):
+            await notices.add(
+                session, owner.id or 0, message_id=message_id, text="D-30",
+                choices=[], certificates=[], now=OLD,
+            )  # fmt: skip
+    async with database.write() as session:
+        for notice in await notices.take(session, owner.id or 0, NOW - NOTICE_MEMORY * 2):
+            if notice.message_id == "shown-lately":
+                notice.shown_at = NOW - timedelta(days=1)
+            elif notice.message_id == "not-shown":
+                notice.shown_at = None
     tidied = await tidy(database, NOW, batch=2)
-    assert (tidied.updates, tidied.buttons) == (5, 3)
+    assert (tidied.updates, tidied.buttons, tidied.notices) == (5, 3, 1)
     async with database.read() as session:
         left = sorted((await session.scalars(select(ProcessedUpdate.update_id))).all())
         tokens = (await session.scalars(select(ButtonToken.token))).all()
     assert left == ["pending", "recent"]  # an unhandled update is never forgotten
     assert tokens == [kept]
+    async with database.read() as session:
+        kept_notices = sorted((await session.scalars(select(Notice.message_id))).all())
+    assert kept_notices == ["not-shown", "shown-lately"]
