@@ -8,6 +8,7 @@ OpenSSL's loader is replaced by a tripwire wherever a refusal must come first.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -209,6 +210,18 @@ def test_eight_safes_are_allowed_nine_are_not(holder: Holder) -> None:
     assert opened.certificate.der == holder.cert_der
     with pytest.raises(npki.UnsafeInput):
         npki.open_pfx(pfx(bags, *[empty] * 8), PASSWORD)
+
+
+def test_a_thousand_safes_are_refused_before_any_is_decoded(holder: Holder) -> None:
+    """A PFX listing 1000 encrypted safes is UnsafeInput at once: the safes are counted
+    from the DER headers, before a decoder spends time on each."""
+    bags = plain_safe(der.seq(cert_bag(holder), key_bag(holder, 1)))
+    empty = encrypted_safe(pbes2_aes, der.seq(), 1)
+    hostile = pfx(bags, *[empty] * 1000)
+    started = time.perf_counter()
+    with pytest.raises(npki.UnsafeInput):
+        npki.open_pfx(hostile, PASSWORD)
+    assert time.perf_counter() - started < 0.5
 
 
 @pytest.mark.parametrize("cipher", sorted(SAFE_CIPHERS))

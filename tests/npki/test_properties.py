@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import time
 import zipfile
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, padding, serialization
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -584,79 +581,3 @@ def test_open_pfx_password_that_is_not_utf8_is_wrong_password(
     """A password that is not UTF-8 does not open a PFX: WrongPassword, as any wrong password."""
     with pytest.raises(npki.WrongPassword):
         npki.open_pfx(pfxs[source], b"\xffp@ssw0rd")
-
-
-OID_PKCS7_DATA = "1.2.840.113549.1.7.1"
-OID_PKCS7_ENCRYPTED_DATA = "1.2.840.113549.1.7.6"
-OID_SHROUDED_KEY_BAG = "1.2.840.113549.1.12.10.1.2"
-OID_CERT_BAG = "1.2.840.113549.1.12.10.1.3"
-OID_X509_CERTIFICATE = "1.2.840.113549.1.9.22.1"
-
-
-def _pbes2_aes(password: bytes, plain: bytes, iterations: int) -> tuple[bytes, bytes]:
-    """(AlgorithmIdentifier, ciphertext) of PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC."""
-    salt, iv = bytes(8), bytes(range(16))
-    key = PBKDF2HMAC(hashes.SHA256(), 32, salt, iterations).derive(password)
-    padder = padding.PKCS7(128).padder()
-    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
-    ciphertext = encryptor.update(padder.update(plain) + padder.finalize()) + encryptor.finalize()
-    prf = der.seq(der.oid(factory.OID_HMAC_SHA256), der.null())
-    kdf = der.seq(der.octets(salt), der.integer(iterations), prf)
-    algorithm = der.seq(
-        der.oid(factory.OID_PBES2),
-        der.seq(
-            der.seq(der.oid(factory.OID_PBKDF2), kdf),
-            der.seq(der.oid(factory.AES_CBC[32]), der.octets(iv)),
-        ),
-    )
-    return algorithm, ciphertext
-
-
-def _encrypted_safe(password: bytes, safe_contents: bytes, iterations: int) -> bytes:
-    algorithm, ciphertext = _pbes2_aes(password, safe_contents, iterations)
-    content = der.seq(der.oid(OID_PKCS7_DATA), algorithm, der.tlv(0x80, ciphertext))
-    encrypted_data = der.seq(der.integer(0), content)
-    return der.seq(der.oid(OID_PKCS7_ENCRYPTED_DATA), der.context(0, encrypted_data))
-
-
-def _bags(holder: Holder, password: bytes, key_iterations: int) -> bytes:
-    """SafeContents with the holder's certificate bag and shrouded key bag."""
-    key_algorithm, key_ciphertext = _pbes2_aes(password, holder.plain, key_iterations)
-    key_bag = der.seq(
-        der.oid(OID_SHROUDED_KEY_BAG),
-        der.context(0, der.seq(key_algorithm, der.octets(key_ciphertext))),
-    )
-    cert_value = der.seq(der.oid(OID_X509_CERTIFICATE), der.context(0, der.octets(holder.cert_der)))
-    cert_bag = der.seq(der.oid(OID_CERT_BAG), der.context(0, cert_value))
-    return der.seq(cert_bag, key_bag)
-
-
-def _pfx(*safes: bytes) -> bytes:
-    """A PFX without a MAC (cryptography/OpenSSL open these) over the given ContentInfos."""
-    auth_safe = der.seq(*safes)
-    return der.seq(
-        der.integer(3), der.seq(der.oid(OID_PKCS7_DATA), der.context(0, der.octets(auth_safe)))
-    )
-
-
-def test_open_pfx_checks_key_bag_iterations_inside_encrypted_safes(holder: Holder) -> None:
-    """A key bag asking for more rounds than the limit is refused even inside an encrypted safe."""
-    limits = npki.Limits(kdf_iterations_max=5000)
-    inside = _pfx(_encrypted_safe(PASSWORD, _bags(holder, PASSWORD, 1000), 1000))
-    assert npki.open_pfx(inside, PASSWORD, limits=limits).random_num is None  # the shape opens
-    hostile = _pfx(_encrypted_safe(PASSWORD, _bags(holder, PASSWORD, 50_000), 1000))
-    with pytest.raises(npki.UnsafeInput):
-        npki.open_pfx(hostile, PASSWORD, limits=limits)
-
-
-def test_open_pfx_bounds_the_number_of_encrypted_safes(holder: Holder) -> None:
-    """A PFX listing 1000 encrypted safes (a real one has two) is refused as UnsafeInput."""
-    plain_safe = der.seq(
-        der.oid(OID_PKCS7_DATA), der.context(0, der.octets(_bags(holder, PASSWORD, 1)))
-    )
-    empty = _encrypted_safe(PASSWORD, der.seq(), 1)
-    hostile = _pfx(plain_safe, *[empty] * 1000)
-    started = time.perf_counter()
-    with pytest.raises(npki.UnsafeInput):
-        npki.open_pfx(hostile, PASSWORD)
-    assert time.perf_counter() - started < 0.5
