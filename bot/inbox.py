@@ -145,11 +145,11 @@ class Inbox:
                     row_ids = [
                         await updates.record(
                             session,
+                            self.vault,
                             self.channel,
                             arrival.update_id,
-                            self._clock(),
-                            vault=self.vault,
-                            body=_encode(arrival.body),
+                            _encode(arrival.body),
+                            now=self._clock(),
                         )
                         for arrival in batch
                     ]

@@ -41,23 +41,23 @@ def binding(channel: Channel, update_id: str) -> Binding:
 
 async def record(
     session: AsyncSession,
+    vault: Vault,
     channel: Channel,
     update_id: str,
-    now: datetime,
+    body: bytes,
     *,
-    vault: Vault | None = None,
-    body: bytes | None = None,
+    now: datetime,
 ) -> int | None:
-    """Record an update (with its body sealed, when given); its row id, or None when it
-    was already recorded (a duplicate delivery)."""
-    values: dict[str, object] = {"channel": channel, "update_id": update_id, "received_at": now}
-    if body is None:
-        values["handled_at"] = now
-    else:
-        if vault is None:
-            raise ValueError("a body is sealed: pass the vault")
-        sealed = vault.seal(body, binding(channel, update_id))
-        values.update(sealed_key_id=sealed.key_id, sealed=sealed.blob)
+    """Record an update, its body sealed; its row id, or None when it was already
+    recorded (a duplicate delivery)."""
+    sealed = vault.seal(body, binding(channel, update_id))
+    values = {
+        "channel": channel,
+        "update_id": update_id,
+        "received_at": now,
+        "sealed_key_id": sealed.key_id,
+        "sealed": sealed.blob,
+    }
     row_id: int | None = await session.scalar(_record_statement(session), values)
     return row_id
 

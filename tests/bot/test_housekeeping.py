@@ -21,12 +21,16 @@ async def test_tidy_keeps_pending_updates_and_valid_buttons(
     database: Database, vault: Vault
 ) -> None:
     async with database.write() as session:
-        for number in range(5):  # handled long ago: forgotten, in batches of 2
-            await updates.record(session, Channel.TELEGRAM, f"old{number}", OLD)
-        await updates.record(session, Channel.TELEGRAM, "recent", NOW - timedelta(days=1))
-        await updates.record(
-            session, Channel.TELEGRAM, "pending", OLD, vault=vault, body=b'{"text":"x"}'
+        handled = [  # handled long ago: forgotten, in batches of 2
+            await updates.record(session, vault, Channel.TELEGRAM, f"old{n}", b"{}", now=OLD)
+            for n in range(5)
+        ]
+        recent = NOW - timedelta(days=1)
+        handled.append(
+            await updates.record(session, vault, Channel.TELEGRAM, "recent", b"{}", now=recent)
         )
+        await updates.record(session, vault, Channel.TELEGRAM, "pending", b"{}", now=OLD)
+        await updates.mark_handled(session, [row for row in handled if row is not None], NOW)
         action = buttons.Action("help", {})
         for number in range(3):
             await buttons.issue(session, Channel.TELEGRAM, f"u{number}", action, NOW)

@@ -295,12 +295,11 @@ async def test_the_update_inbox_keeps_bodies_sealed_until_handled(
 ) -> None:
     """A recorded body is sealed (bound to its update), listed as pending in order until
     handled, then dropped; pruning leaves pending updates alone."""
-    body = {"vault": vault}
     typed, other = b'{"text":"p@ssw0rd typed"}', b'{"text":"/help"}'
     async with database.write() as session:
-        first = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=typed, **body)
-        assert await updates.record(session, Channel.TELEGRAM, "8", NOW, body=other, **body)
-        again = await updates.record(session, Channel.TELEGRAM, "7", NOW, body=typed, **body)
+        first = await updates.record(session, vault, Channel.TELEGRAM, "7", typed, now=NOW)
+        assert await updates.record(session, vault, Channel.TELEGRAM, "8", other, now=NOW)
+        again = await updates.record(session, vault, Channel.TELEGRAM, "7", typed, now=NOW)
     assert again is None
     assert first is not None
     async with database.read() as session:
@@ -317,12 +316,17 @@ async def test_the_update_inbox_keeps_bodies_sealed_until_handled(
     assert [p.update_id for p in found] == ["8"]
 
 
-async def test_processed_updates_drop_duplicates(database: Database) -> None:
-    """An update id is recorded once per channel; old ones are pruned."""
+async def test_processed_updates_drop_duplicates(database: Database, vault: Vault) -> None:
+    """An update id is recorded once per channel; old handled ones are pruned."""
     async with database.write() as session:
-        assert await updates.record(session, Channel.TELEGRAM, "1001", NOW)
-        assert not await updates.record(session, Channel.TELEGRAM, "1001", NOW)
-        assert await updates.record(session, Channel.KAKAO, "1001", NOW)
+        first = await updates.record(session, vault, Channel.TELEGRAM, "1001", b"{}", now=NOW)
+        assert first is not None
+        assert (
+            await updates.record(session, vault, Channel.TELEGRAM, "1001", b"{}", now=NOW) is None
+        )
+        second = await updates.record(session, vault, Channel.KAKAO, "1001", b"{}", now=NOW)
+        assert second is not None
+        await updates.mark_handled(session, [first, second], NOW)
     async with database.write() as session:
         assert await updates.prune(session, NOW + timedelta(seconds=1)) == 2
 
