@@ -41,19 +41,16 @@ import telegram
 from telegram import InlineKeyboardMarkup
 from telegram.error import RetryAfter
 
+from bench.services import services_over
 from bot.app import notifiers
 from bot.channels.telegram import TelegramNotifier, build_application
 from bot.channels.telegram_limits import TelegramRateLimiter
 from bot.config import TelegramSettings
 from bot.reminders.sweep import Sweeper
-from handlers.i18n import load_catalog
-from handlers.institutions import load_directory
-from handlers.services import AssistantSettings, Services
+from handlers.services import Services
 from storage import migrate
 from storage.database import Database
-from storage.keyring import new_keyring
 from storage.models import Certificate, Channel, User
-from storage.vault import Vault
 from tests.fake_telegram import TOKEN, Call, FakeBotApi
 
 NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)  # 10:00 in Seoul: not quiet hours
@@ -100,14 +97,7 @@ async def seeded(reminders: int) -> AsyncIterator[Services]:
         try:
             await migrate.upgrade(db)
             await seed(db, reminders)
-            yield Services(
-                database=db,
-                vault=Vault(new_keyring()),
-                catalog=load_catalog(),
-                directory=load_directory(),
-                settings=AssistantSettings(),
-                clock=lambda: NOW,
-            )
+            yield services_over(db, lambda: NOW)
         finally:
             await db.close()
 

@@ -29,17 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
+from bench.services import services_over
 from bench.storage import postgres_database, sqlite_database
 from bot.reminders.sweep import CLAIM_BATCH, LEASE, Sweeper
 from handlers.dates import SEOUL
-from handlers.i18n import load_catalog
-from handlers.institutions import load_directory
-from handlers.services import AssistantSettings, Services
 from storage import migrate, reminders
 from storage.database import Database
-from storage.keyring import new_keyring
 from storage.models import Certificate, Channel, User
-from storage.vault import Vault
 
 NOW = datetime(2026, 6, 1, 9, 5, tzinfo=SEOUL)
 DUE_EXPIRY = datetime(2026, 7, 1, 14, 59, 59, tzinfo=UTC)  # D-30 at NOW
@@ -55,7 +51,7 @@ async def seed(db: Database, total: int, due: int) -> float:
     async with db.write() as session:
         for first in range(1, users + 1, BATCH):
             await session.execute(
-                sa.insert(User.__table__),
+                sa.insert(User),
                 [{"id": i, "channel": Channel.TELEGRAM, "user_key": str(i), "locale": "ko",
                   "timezone": "Asia/Seoul", "reminders_enabled": True, "reachable": True,
                   "created_at": registered, "updated_at": registered}
@@ -78,7 +74,7 @@ async def seed(db: Database, total: int, due: int) -> float:
                      else LATER_EXPIRY - timedelta(days=30),
                      "created_at": registered, "updated_at": registered}
                 )  # fmt: skip
-            await session.execute(sa.insert(Certificate.__table__), rows)
+            await session.execute(sa.insert(Certificate), rows)
     async with db.write() as session:
         await session.execute(sa.text("ANALYZE"))
     return total / (time.perf_counter() - started)
@@ -86,14 +82,7 @@ async def seed(db: Database, total: int, due: int) -> float:
 
 async def measure(db: Database) -> dict[str, float]:
     """Seconds to plan the due certificates, and to claim every due outbox row."""
-    services = Services(
-        database=db,
-        vault=Vault(new_keyring()),
-        catalog=load_catalog(),
-        directory=load_directory(),
-        settings=AssistantSettings(),
-        clock=lambda: NOW,
-    )
+    services = services_over(db, lambda: NOW)
     sweeper = Sweeper(services, {}, "bench")
     started = time.perf_counter()
     planned = await sweeper.plan(NOW)

@@ -50,7 +50,7 @@ async def seed(db: Database, users: int, total: int, due: int) -> float:
     async with db.write() as session:
         for first in range(1, users + 1, BATCH):
             await session.execute(
-                sa.insert(User.__table__),
+                sa.insert(User),
                 [{"id": i, "channel": "telegram", "user_key": str(i), "locale": "ko",
                   "timezone": "Asia/Seoul", "reminders_enabled": True, "reachable": True,
                   "created_at": NOW, "updated_at": NOW}
@@ -59,7 +59,7 @@ async def seed(db: Database, users: int, total: int, due: int) -> float:
     for first in range(1, total + 1, BATCH):
         async with db.write() as session:
             await session.execute(
-                sa.insert(Certificate.__table__),
+                sa.insert(Certificate),
                 [_certificate(i, users, total, due)
                  for i in range(first, min(first + BATCH, total + 1))],
             )  # fmt: skip

@@ -53,17 +53,14 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bench.services import services_over
 from bot.app import build_assistant
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH, TelegramChannel, build_application
 from bot.config import TelegramSettings
 from bot.web import Server, build_app
-from handlers.i18n import load_catalog
-from handlers.institutions import load_directory
 from handlers.services import AssistantSettings, Services
 from storage import migrate
 from storage.database import Database
-from storage.keyring import new_keyring
-from storage.vault import Vault
 from tests.fake_telegram import TOKEN, FakeBotApi
 
 TEXT = "/help"
@@ -164,13 +161,10 @@ async def sqlite_services(folder: Path) -> AsyncIterator[Services]:
     database = Database.connect(f"sqlite+aiosqlite:///{folder / 'certmate.db'}")
     try:
         await migrate.upgrade(database)
-        yield Services(
-            database=database,
-            vault=Vault(new_keyring()),
-            catalog=load_catalog(),
-            directory=load_directory(),
-            settings=AssistantSettings(messages_per_minute=MESSAGES_PER_MINUTE),
-            clock=lambda: datetime.now(UTC),
+        yield services_over(
+            database,
+            lambda: datetime.now(UTC),
+            AssistantSettings(messages_per_minute=MESSAGES_PER_MINUTE),
         )
     finally:
         await database.close()
