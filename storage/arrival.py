@@ -33,9 +33,8 @@ async def look_up(session: AsyncSession, vault: Vault, channel: Channel, user_ke
     """The user behind (channel, user_key), their saved step, and whether notices wait."""
     found = await session.execute(_statement(), {"channel": channel, "user_key": user_key})
     row = found.first()
-    if row is None:
-        # No user yet; a saved step cannot exist without one, but look (cheaply) anyway.
-        return Arrival(None, await conversations.load(session, vault, channel, user_key), False)
+    if row is None:  # first contact: a step is only ever saved for an existing user
+        return Arrival(None, None, False)
     user, state, notices_waiting = row
     return Arrival(user, conversations.saved_from(vault, state), bool(notices_waiting))
 
