@@ -58,7 +58,8 @@ async def record(
         "sealed_key_id": sealed.key_id,
         "sealed": sealed.blob,
     }
-    row_id: int | None = await session.scalar(_record_statement(session), values)
+    statement = _insert_returning(session.get_bind().dialect.name)
+    row_id: int | None = await session.scalar(statement, values)
     return row_id
 
 
@@ -71,10 +72,6 @@ def _insert_returning(dialect: str) -> sa.Insert:
     return insert.on_conflict_do_nothing(index_elements=["channel", "update_id"]).returning(
         table.c.id
     )
-
-
-def _record_statement(session: AsyncSession) -> sa.Insert:
-    return _insert_returning(session.get_bind().dialect.name)
 
 
 async def mark_handled(session: AsyncSession, row_ids: Collection[int], now: datetime) -> None:
