@@ -4,6 +4,7 @@
   `UPDATE_MEMORY` so a delivery Telegram repeats is recognised and dropped;
   Telegram stops redelivering long before that.
 - Button tokens past their expiry: a press on them already answers "not found".
+- Secure links past their expiry (their sealed key goes with them).
 - Notices shown more than `NOTICE_MEMORY` ago: copies of messages already read,
   which name the holder of a certificate.
 
@@ -19,7 +20,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import buttons, notices, updates
+from storage import buttons, links, notices, updates
 from storage.database import Database
 
 UPDATE_MEMORY: Final = timedelta(days=7)
@@ -32,11 +33,12 @@ class Tidied:
     updates: int
     buttons: int
     notices: int
+    links: int
 
 
 async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidied:
     """Forget handled updates older than `UPDATE_MEMORY`, expired button tokens and
-    notices shown more than `NOTICE_MEMORY` ago."""
+    secure links, and notices shown more than `NOTICE_MEMORY` ago."""
     forgotten_updates = await _in_batches(
         database, lambda session: updates.prune(session, now - UPDATE_MEMORY, batch), batch
     )
@@ -46,7 +48,10 @@ async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidi
     forgotten_notices = await _in_batches(
         database, lambda session: notices.prune(session, now - NOTICE_MEMORY, batch), batch
     )
-    return Tidied(forgotten_updates, forgotten_buttons, forgotten_notices)
+    forgotten_links = await _in_batches(
+        database, lambda session: links.prune(session, now, batch), batch
+    )
+    return Tidied(forgotten_updates, forgotten_buttons, forgotten_notices, forgotten_links)
 
 
 async def _in_batches(

@@ -146,10 +146,12 @@ class _Jobs:
                 log.exception("housekeeping failed")
                 return
             log.info(
-                "housekeeping: forgot %d update(s), %d expired button(s), %d shown notice(s)",
+                "housekeeping: forgot %d update(s), %d expired button(s), %d shown notice(s),"
+                " %d expired link(s)",
                 tidied.updates,
                 tidied.buttons,
                 tidied.notices,
+                tidied.links,
             )
 
 

@@ -319,3 +319,24 @@ class Notice(SQLModel, table=True):
     """Fingerprints of the certificates it is about."""
     created_at: datetime = _utc()
     shown_at: datetime | None = _utc(nullable=True)
+
+
+class SecureLink(SQLModel, table=True):
+    """A one-time link to the secure page (register a certificate, export one): the
+    password typed there never passes through a chat. Only the token's hash is kept;
+    the page's key agreement key is sealed, and dropped once the link is used."""
+
+    __tablename__ = "secure_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    owner_id: int = _owner()
+    purpose: str = Field(max_length=16)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    """What the page is for beyond its purpose (the certificate and format of an export)."""
+    sealed_key_id: str | None = Field(default=None, max_length=32, index=True)
+    sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
+    """The page's P-256 private key, sealed; None once used."""
+    created_at: datetime = _utc()
+    expires_at: datetime = _utc(index=True)
+    used_at: datetime | None = _utc(nullable=True)

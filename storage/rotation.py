@@ -22,7 +22,7 @@ from typing import Any, Final
 
 from sqlmodel import col, select
 
-from storage import accounts, audit, certificates, conversations, updates
+from storage import accounts, audit, certificates, conversations, links, updates
 from storage.database import Database
 from storage.keyring import load_or_create, write_atomically
 from storage.models import (
@@ -31,6 +31,7 @@ from storage.models import (
     ConversationState,
     LinkedAccount,
     ProcessedUpdate,
+    SecureLink,
 )
 from storage.vault import Binding, Sealed, Vault
 
@@ -71,6 +72,12 @@ _SEALED: Final = (
         "sealed_key_id",
         "sealed",
         lambda row: updates.binding(row.channel, row.update_id),
+    ),
+    _SealedColumn(
+        SecureLink,
+        "sealed_key_id",
+        "sealed",
+        lambda row: links.binding(row.token_hash, row.owner_id),
     ),
 )
 
