@@ -23,6 +23,7 @@ import npki
 
 ENV_PREFIX: Final = "CERTMATE_"
 DEFAULT_CONFIG: Final = Path("config.toml")
+_BOOLEANS: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 _HHMM: Final = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 
 
@@ -152,6 +153,46 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class KakaoSettings:
+    """`[kakao]`: the KakaoTalk skill server. Kakao does not sign skill requests, so a
+    secret header (set in the skill's settings) is required when the channel is on."""
+
+    enabled: bool = False
+    path: str = "/kakao/skill"
+    secret_header: str = "X-Certmate-Secret"  # noqa: S105  (a header name)
+    secret: str = ""
+    bot_ids: tuple[str, ...] = ()
+    """When set, requests for any other bot are refused."""
+    event_api_key: str = ""
+    """The REST API key of the Event API (reminders sent first); empty: reminders wait
+    as a notice shown at the user's next message."""
+    event_bot_id: str = ""
+    """The bot id the Event API posts to; empty: the first of `bot_ids`."""
+    event_name: str = "certmate_reminder"
+    event_api_url: str = "https://bot-api.kakao.com"
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ConfigError("[kakao] path must start with /")
+        if self.enabled and len(self.secret) < 16:
+            raise ConfigError(
+                "[kakao] secret must be set (16 characters or more) when Kakao is enabled:"
+                " Kakao does not sign skill requests"
+            )
+        if not _HEADER_NAME.fullmatch(self.secret_header):
+            raise ConfigError("[kakao] secret_header must be an HTTP header name")
+        if self.event_api_key and not (self.event_bot_id or self.bot_ids):
+            raise ConfigError("[kakao] event_api_key needs event_bot_id (or bot_ids)")
+
+    @property
+    def event_bot(self) -> str:
+        return self.event_bot_id or (self.bot_ids[0] if self.bot_ids else "")
+
+
+_HEADER_NAME: Final = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """All settings, one field per `[section]`."""
 
@@ -162,6 +203,7 @@ class Settings:
     reminders: RemindersSettings = field(default_factory=RemindersSettings)
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    kakao: KakaoSettings = field(default_factory=KakaoSettings)
 
     @property
     def database_url(self) -> str:
@@ -247,20 +289,39 @@ def _convert(where: str, kind: Any, value: Any) -> Any:
         if kind == Path | None and not value:
             return None
         return Path(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{where} must be a whole number")
     if kind is int and value < 1:
         raise ConfigError(f"{where} must be at least 1")
+    if kind in (tuple[int, ...], tuple[str, ...]):
+        return _convert_list(where, kind, value)
+    return value
+
+
+def _convert_list(where: str, kind: Any, value: Any) -> tuple[Any, ...]:
     if kind == tuple[int, ...]:
         if not isinstance(value, list) or not all(
             isinstance(v, int) and not isinstance(v, bool) for v in value
         ):
             raise ConfigError(f"{where} must be a list of whole numbers")
         return tuple(value)
-    return value
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} must be a list of texts")
+    return tuple(value)
 
 
 def _from_text(where: str, kind: Any, text: str) -> Any:
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered not in _BOOLEANS:
+            raise ConfigError(f"{where} must be true or false")
+        return _BOOLEANS[lowered]
+    if kind == tuple[str, ...]:
+        return [part for part in text.replace(" ", "").split(",") if part]
     if kind == tuple[int, ...]:
         try:
             return [int(part) for part in text.replace(" ", "").split(",") if part]
