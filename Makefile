@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test check lint typecheck unit slow bench clean
+.PHONY: run test check lint typecheck unit browser slow bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +34,21 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev
+unit: $(VENV)/.installed-dev browser
 	$(BIN)/pytest -q
+
+# The browser tests drive Debian's Chromium: install it when missing (root, or passwordless
+# sudo); a no-op once it is there. The tests fail, never skip, without it.
+browser:
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } \
+	    && command -v apt-get >/dev/null 2>&1; then \
+	    sudo=""; \
+	    if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; fi; \
+	    echo "installing chromium and chromium-driver for the browser tests (apt-get)"; \
+	    $$sudo apt-get update -qq \
+	    && $$sudo env DEBIAN_FRONTEND=noninteractive \
+	        apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
 
 # The long soak, crash-loop and scale runs (50 kills, 10,000 reminders); short forms run in `test`.
 slow: $(VENV)/.installed-dev
