@@ -1,0 +1,193 @@
+"""Reminders to KakaoTalk users through Kakao's Event API (카카오 i 오픈빌더 Event API).
+
+A Kakao chatbot only answers; the Event API is the one way it speaks first. It does
+not carry a message: it triggers the block bound to an event name, for the users
+listed, and hands that block the event's `data`. So the chatbot admin center needs a
+block with the event `certmate_reminder` (or the configured name) whose answer is a
+text bubble showing the data's `text` and nothing else (the placeholder is
+``{{#current.event.data.text}}`` as a third-party SDK documents it; check it on the
+dev channel), since the whole bubble is limited to 1000 characters.
+
+One request per reminder, for one user, identified by their botUserKey (the
+`userRequest.user.id` of the skill payloads we receive)::
+
+    POST {base_url}/v2/bots/{bot_id}/talk
+    Authorization: KakaoAK {REST API key}
+    {"event": {"name": ..., "data": {"text": ...}},
+     "user": [{"type": "botUserKey", "id": ...}]}
+
+    -> {"taskId": "...", "status": "SUCCESS" | "FAIL" | "ERROR", "timestamp": ...}
+
+Only the text goes out: a block's buttons are fixed in the admin center, so the
+reminder's choices cannot be shown; the user answers by writing to the bot.
+
+Errors, as the reminder scheduler expects them (bot/reminders/notifiers.py):
+
+* `UserUnreachable`: Kakao answered FAIL for the request, whose one user is this
+  user. An assumption: Kakao documents an unresolvable user key only in the task
+  result (GET /v1/tasks/{taskId}, `userKeyResolvingFailCount`), not this answer.
+* `NotifierError`: everything worth retrying later: a refused key (401/403, logged
+  at ERROR once until a send succeeds again), 429, 5xx, other 4xx, ERROR, an answer
+  without a task id, a network error or a timeout.
+
+The key and the message text are never logged nor put in an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Final
+
+import aiohttp
+from yarl import URL
+
+from bot.reminders.notifiers import NotifierError, UserUnreachable
+from handlers.messages import Reply
+from storage.models import User
+
+TEXT_LIMIT: Final = 1000
+"""Kakao's simpleText limit, counted here in UTF-16 code units (as Java counts)."""
+ELLIPSIS: Final = "…"
+DEFAULT_TIMEOUT: Final = 10.0
+USER_TYPE: Final = "botUserKey"
+
+log = logging.getLogger(__name__)
+
+
+class KakaoEventNotifier:
+    """Sends each reminder as one Event API request through `session`.
+
+    The session is the caller's: it is shared with the rest of the app and closed by
+    whoever created it, never here.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        api_key: str,
+        bot_id: str,
+        event_name: str = "certmate_reminder",
+        base_url: str = "https://bot-api.kakao.com",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not api_key or not bot_id or not event_name:
+            raise ValueError("the Event API needs a key, a bot id and an event name")
+        self.session = session
+        self.bot_id = bot_id
+        self.event_name = event_name
+        # A dev channel's bot id ends with "!"; yarl keeps it, and escapes anything odd.
+        self.url = URL(base_url.rstrip("/")) / "v2" / "bots" / bot_id / "talk"
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._authorization = f"KakaoAK {api_key}"
+        self._auth_reported = False
+
+    def __repr__(self) -> str:  # the default would not leak the key, but say it plainly
+        return f"KakaoEventNotifier(bot_id={self.bot_id!r}, event_name={self.event_name!r})"
+
+    async def send(
+        self,
+        user: User,
+        message: Reply,
+        certificates: Sequence[str],  # noqa: ARG002  (the notifier interface)
+        now: datetime,  # noqa: ARG002
+    ) -> str:
+        body = {
+            "event": {"name": self.event_name, "data": {"text": truncate(message.text)}},
+            "user": [{"type": USER_TYPE, "id": user.user_key}],
+        }
+        status, answer = await self._post(body)
+        if status in (401, 403) or _auth_code(answer):
+            self._report_auth(status)
+            raise NotifierError(f"the Event API refused the key (HTTP {status})")
+        if status == 429 or status >= 500:
+            log.warning("Event API busy or failing (HTTP %s) for user %s", status, user.id)
+            raise NotifierError(f"the Event API answered HTTP {status}")
+        if status != 200:
+            log.warning("Event API refused the request (HTTP %s) for user %s", status, user.id)
+            raise NotifierError(f"the Event API answered HTTP {status}")
+        self._auth_reported = False  # the key works: a later refusal is news again
+        return _task_id(user, answer)
+
+    async def _post(self, body: dict[str, Any]) -> tuple[int, Any]:
+        """The HTTP status and the decoded JSON answer (None when it is not JSON)."""
+        headers = {"Authorization": self._authorization}
+        try:
+            async with self.session.post(
+                self.url, json=body, headers=headers, timeout=self.timeout
+            ) as response:
+                raw = await response.read()
+                status = response.status
+        except TimeoutError as err:
+            log.warning("Event API timed out")
+            raise NotifierError("the Event API timed out") from err
+        except aiohttp.ClientError as err:
+            log.warning("Event API unreachable (%s)", type(err).__name__)
+            raise NotifierError(f"the Event API is unreachable ({type(err).__name__})") from err
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, None
+
+    def _report_auth(self, status: int) -> None:
+        """A wrong key fails every reminder: say so once, loudly, not once per user."""
+        if self._auth_reported:
+            log.debug("Event API refused the key again (HTTP %s)", status)
+            return
+        self._auth_reported = True
+        log.error(
+            "Kakao Event API refused the REST API key (HTTP %s): check [kakao] event_api_key"
+            " and that the bot %s is linked to that app; reminders are retried later",
+            status,
+            self.bot_id,
+        )
+
+
+def _task_id(user: User, answer: Any) -> str:
+    """The task id of an accepted event; FAIL is about the one user sent."""
+    outcome = answer.get("status") if isinstance(answer, dict) else None
+    task_id = answer.get("taskId") if isinstance(answer, dict) else None
+    if outcome == "FAIL":
+        log.info("Event API: user %s cannot be reached (task %s)", user.id, task_id)
+        raise UserUnreachable("Kakao could not deliver the event to this user")
+    if outcome != "SUCCESS" or not isinstance(task_id, str) or not task_id:
+        log.warning("Event API answered status %r for user %s", outcome, user.id)
+        raise NotifierError(f"the Event API answered status {outcome!r}")
+    return task_id
+
+
+def _auth_code(answer: Any) -> bool:
+    """Kakao's REST APIs report a bad app key as `{"code": -401, "msg": ...}`."""
+    return isinstance(answer, dict) and answer.get("code") in (-401, -403)
+
+
+def truncate(text: str, limit: int = TEXT_LIMIT) -> str:
+    """`text` within `limit` UTF-16 code units: cut at the last line end that fits and
+    marked with "…" on a line of its own (mid-line only when no line end fits)."""
+    if _utf16_len(text) <= limit:
+        return text
+    fits = _fitting(text, limit - 2)  # room for "\n…"
+    cut = text.rfind("\n", 0, fits + 1)
+    if cut > 0 and text[:cut].strip():
+        return f"{text[:cut].rstrip()}\n{ELLIPSIS}"
+    return text[: _fitting(text, limit - 1)] + ELLIPSIS
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+__all__ = ["TEXT_LIMIT", "KakaoEventNotifier", "truncate"]

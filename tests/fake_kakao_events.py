@@ -1,0 +1,209 @@
+"""A fake of Kakao's chatbot Event API, so the notifier is tested over real HTTP.
+
+It answers ``POST /v2/bots/{botId}/talk`` as the real API is documented to:
+
+* ``Authorization: KakaoAK <key>`` must carry the configured key, else 401 with
+  Kakao's usual REST error body ``{"code": -401, "msg": ...}`` (the real body of this
+  API for a bad key is not documented; the status is what matters);
+* the JSON body needs ``event.name`` and 1 to 100 ``user`` entries, each with a
+  ``type`` of botUserKey, appUserId or plusfriendUserKey and an ``id``, else 400;
+* success is ``{"taskId": <uuid>, "status": "SUCCESS", "timestamp": <ms>}``.
+
+Faults are queued and used one per request, in order (``answer_next``, ``delay_next``),
+and users can be marked unreachable (``fail_user``): a request naming one answers
+``{"taskId": ..., "status": "FAIL", "message": ...}``. Which synchronous answer the
+real API gives for an unknown or blocked user is not documented (its task result
+counts it under ``userKeyResolvingFailCount``); this is the shape the notifier
+assumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Self
+
+from aiohttp import web
+
+API_KEY: Final = "fake-kakao-rest-api-key-0123456789"
+BOT_ID: Final = "64ddebb416baad579d7b7ef9"
+USER_TYPES: Final = frozenset({"botUserKey", "appUserId", "plusfriendUserKey"})
+MAX_USERS: Final = 100
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int
+    body: JsonDict | None
+    delay: float
+
+
+class FakeKakaoEventApi:
+    """An in-process Event API on 127.0.0.1 (a free port), recording every request.
+
+    ``requests`` holds one dict per request, in order: ``method``, ``path``,
+    ``bot_id``, ``authorization``, ``content_type``, ``json`` (None when the body
+    was not JSON), and the ``status`` and ``answer`` sent back.
+    """
+
+    def __init__(self, api_key: str = API_KEY, bot_id: str | None = BOT_ID) -> None:
+        """``bot_id``: answer 404 for any other bot (None accepts every bot id)."""
+        self.api_key = api_key
+        self.bot_id = bot_id
+        self.requests: list[JsonDict] = []
+        self._faults: deque[_Fault] = deque()
+        self._unreachable: set[str] = set()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._stopping = asyncio.Event()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> str:
+        """Listen, and return the base URL to give the notifier."""
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+        self._stopping.clear()
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stop serving; requests held by a delay end at once so shutdown is quick."""
+        self._stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._port is None:
+            raise RuntimeError("FakeKakaoEventApi is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    # -- faults ------------------------------------------------------------------------
+
+    def answer_next(self, status: int = 500, body: JsonDict | None = None, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``status`` and ``body`` (else a
+        generic error body) before any check: an outage, a rate limit, an odd answer."""
+        for _ in range(times):
+            self._faults.append(_Fault(status, body, 0.0))
+
+    def delay_next(self, seconds: float) -> None:
+        """Hold the next request ``seconds`` before answering it normally (timeouts)."""
+        self._faults.append(_Fault(0, None, seconds))
+
+    def fail_user(self, user_id: str) -> None:
+        """From now on a request naming this user answers status FAIL."""
+        self._unreachable.add(user_id)
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        parts = request.path.strip("/").split("/")
+        is_talk = len(parts) == 4 and parts[:2] == ["v2", "bots"] and parts[3] == "talk"
+        record: JsonDict = {
+            "method": request.method,
+            "path": request.path,
+            "bot_id": parts[2] if is_talk else None,
+            "authorization": request.headers.get("Authorization"),
+            "content_type": request.content_type,
+            "json": body,
+            "status": 0,  # 0 while the request is held by a delay
+            "answer": None,
+        }
+        self.requests.append(record)
+        status, answer = await self._respond(request, body, parts if is_talk else None)
+        record["status"], record["answer"] = status, answer
+        return web.json_response(answer, status=status)
+
+    async def _respond(
+        self, request: web.Request, body: Any, parts: list[str] | None
+    ) -> tuple[int, JsonDict]:
+        if self._faults:
+            fault = self._faults.popleft()
+            if fault.delay:
+                await self._sleep(fault.delay)
+            if fault.status:
+                return fault.status, fault.body or _error(fault.status)
+        if parts is None or request.method != "POST":
+            return 404, {"code": -404, "msg": "not found"}
+        if request.headers.get("Authorization") != f"KakaoAK {self.api_key}":
+            return 401, {"code": -401, "msg": "wrong appKey"}
+        if self.bot_id is not None and parts[2] != self.bot_id:
+            return 404, {"code": -404, "msg": "bot not found"}
+        problem = _invalid(body)
+        if problem:
+            return 400, {"code": -2, "msg": problem}
+        return 200, self._accept(body)
+
+    def _accept(self, body: JsonDict) -> JsonDict:
+        task_id = str(uuid.uuid4())
+        failed = [user["id"] for user in body["user"] if user["id"] in self._unreachable]
+        if failed:
+            answer: JsonDict = {"taskId": task_id, "status": "FAIL", "message": "user not found"}
+        else:
+            answer = {"taskId": task_id, "status": "SUCCESS"}
+        answer["timestamp"] = int(time.time() * 1000)
+        return answer
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but end early on stop() so the server never hangs its own shutdown."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            return
+
+
+def _invalid(body: Any) -> str:
+    """What the real API would refuse in this body, or "" when it is acceptable."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    event = body.get("event")
+    if not isinstance(event, dict) or not isinstance(event.get("name"), str):
+        return "event.name is required"
+    if "data" in event and not isinstance(event["data"], dict):
+        return "event.data must be an object"
+    users = body.get("user")
+    if not isinstance(users, list) or not 1 <= len(users) <= MAX_USERS:
+        return f"user must list 1 to {MAX_USERS} users"
+    for user in users:
+        if not isinstance(user, dict) or user.get("type") not in USER_TYPES:
+            return "user.type must be botUserKey, appUserId or plusfriendUserKey"
+        if not isinstance(user.get("id"), str) or not user["id"]:
+            return "user.id is required"
+    return ""
+
+
+def _error(status: int) -> JsonDict:
+    return {"code": -status, "msg": "Too Many Requests" if status == 429 else "fake failure"}
+
+
+__all__ = ["API_KEY", "BOT_ID", "FakeKakaoEventApi"]
