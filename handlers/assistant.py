@@ -10,19 +10,33 @@ a race is retried once from the fresh state.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final
 
 from handlers import menu
-from handlers.flow import Command, Context, Event, Files, Flow, Other, Press, State, Text, Unhandled
+from handlers.flow import (
+    Command,
+    Context,
+    Event,
+    Files,
+    Flow,
+    Other,
+    Page,
+    Press,
+    State,
+    Text,
+    Unhandled,
+)
 from handlers.locks import KeyedLocks
-from handlers.messages import Choice, Delete, Inbound, Outbound, Reply
+from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services
-from storage import arrival, buttons, conversations, notices, users
+from storage import arrival, buttons, conversations, links, notices, users
 from storage.errors import StaleState
+from storage.links import Purpose
 from storage.models import Channel
 
 COMMAND_FLOWS: Final = {
@@ -41,8 +55,19 @@ COMMAND_FLOWS: Final = {
 }
 
 
+PAGE_FLOWS: Final = {Purpose.REGISTER: "add", Purpose.EXPORT: "export"}
+"""Which flow takes a secure page's submission, by the link's purpose."""
+
 _SECRET_NEXT: Final = "_secret_next"  # noqa: S105  (a state field's name, not a secret)
 """Saved with a state whose last reply asked for a password."""
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    """The answer to one event; for a secure page, whether its link stays open."""
+
+    out: list[Outbound]
+    page_open: bool = False
 
 
 class Assistant:
@@ -55,11 +80,19 @@ class Assistant:
         self._limiter = RateLimiter(services.settings.messages_per_minute)
 
     async def handle(self, inbound: Inbound) -> list[Outbound]:
+        return (await self._handle(inbound)).out
+
+    async def handle_page(self, inbound: Inbound) -> Handled:
+        """A secure page's submission (`inbound.page`): its answer is shown on the page,
+        and kept as a notice for the user's next chat message."""
+        return await self._handle(inbound)
+
+    async def _handle(self, inbound: Inbound) -> Handled:
         key = (inbound.channel, inbound.user_key)
         async with self._locks.hold(key):
             now = self.services.clock()
             if inbound.channel is not Channel.CONSOLE and not self._limiter.allow(key, now):
-                return await self._limited(inbound)
+                return Handled(await self._limited(inbound), page_open=True)
             try:
                 return await self._handle_once(inbound)
             except StaleState:
@@ -89,7 +122,7 @@ class Assistant:
         out.append(Reply(texts("rate.limited")))
         return out
 
-    async def _handle_once(self, inbound: Inbound) -> list[Outbound]:
+    async def _handle_once(self, inbound: Inbound) -> Handled:
         services = self.services
         now = services.clock()
         async with services.database.write() as session:
@@ -107,8 +140,12 @@ class Assistant:
             ctx = Context(services, session, user, services.catalog.texts(user.locale), now)
             if not inbound.private:
                 _answer_in_group(ctx, inbound)
-                return ctx.out
-            if found.notices_waiting:
+                return Handled(ctx.out)
+            if inbound.page is not None:
+                if not await links.claim(session, inbound.page.link_id, ctx.user_id, now):
+                    ctx.say("page.used")
+                    return Handled(ctx.out)
+            elif found.notices_waiting:
                 for notice in await notices.take(session, ctx.user_id, now):
                     choices = tuple(Choice(label, token) for label, token in notice.choices)
                     ctx.out.append(Reply(notice.text, choices))
@@ -137,9 +174,30 @@ class Assistant:
                     secret_next and new_state is not None and new_state == state
                 )
                 await self._save(ctx, inbound, new_state, version, secret_next=waiting)
-            return ctx.out
+            if inbound.page is not None:
+                await self._settle_page(ctx, inbound.page)
+            return Handled(ctx.out, ctx.page_open)
+
+    async def _settle_page(self, ctx: Context, form: PageForm) -> None:
+        """Keep the link for a retry, or close it and copy the answer into the chat."""
+        await links.settle(ctx.session, form.link_id, keep_open=ctx.page_open)
+        if ctx.page_open:
+            return
+        replies = [item for item in ctx.out if isinstance(item, Reply)]
+        last_choices = next((r.choices for r in reversed(replies) if r.choices), ())
+        await notices.add(
+            ctx.session,
+            ctx.user_id,
+            message_id=secrets.token_hex(8),
+            text="\n\n".join([ctx.texts("page.chat_copy")] + [r.text for r in replies]),
+            choices=[[choice.label, choice.token] for choice in last_choices],
+            certificates=[],
+            now=ctx.now,
+        )
 
     async def _event(self, ctx: Context, inbound: Inbound) -> Event | None:
+        if inbound.page is not None:
+            return Page(inbound.page)
         if inbound.button is not None:
             action = await buttons.resolve(
                 ctx.session, inbound.channel, inbound.user_key, inbound.button, ctx.now
@@ -157,6 +215,11 @@ class Assistant:
         return Other(inbound.unsupported.value if inbound.unsupported else "other")
 
     async def _route(self, ctx: Context, state: State | None, event: Event) -> State | None:
+        if isinstance(event, Page):
+            page_flow = self.flows[PAGE_FLOWS[Purpose(event.form.purpose)]]
+            if state is not None and state.flow == page_flow.name:
+                return await page_flow.resume(ctx, state, event)
+            return await page_flow.start(ctx, event)
         if isinstance(event, Command):
             if event.name == "cancel":
                 ctx.say("cancel.done" if state else "cancel.nothing", *await menu.main_menu(ctx))

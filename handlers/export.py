@@ -3,6 +3,8 @@
     [*] --> PICK_CERT : several certificates
     [*] --> FORMAT : one (or chosen from its details)
     FORMAT --> [*] : "NPKI (zip)" and the originals are NPKI files: the zip is sent
+    FORMAT --> [*] : KakaoTalk: a link to the export page (passwords typed there, file
+                     downloaded there; KakaoTalk can neither hide a password nor send files)
     FORMAT --> CURRENT : "NPKI (zip)" for a certificate that came as a PFX (converted)
     FORMAT --> NEW : "PFX": the password the PFX will have
     NEW --> CURRENT : the certificate's own password, to open the key
@@ -25,11 +27,14 @@ from typing import Final
 from pydantic import BaseModel
 
 import npki
-from handlers.flow import Context, Event, Press, State, Text, Unhandled
+from handlers.flow import Context, Event, Page, Press, State, Text, Unhandled
 from handlers.menu import certificate_choices, main_menu
+from handlers.messages import PageForm
 from handlers.offload import off_loop
+from handlers.secure_page import page_url
 from storage import attempts, audit, certificates
 from storage.errors import NotFound
+from storage.links import Purpose
 from storage.models import AuditAction, Certificate
 
 NAME: Final = "export"
@@ -62,6 +67,9 @@ class ExportFlow:
     name = NAME
 
     async def start(self, ctx: Context, event: Event) -> State | None:
+        if isinstance(event, Page):
+            await _from_page(ctx, event.form)
+            return None
         chosen = event.payload.get("id") if isinstance(event, Press) else None
         if isinstance(chosen, int):
             return await _ask_format(ctx, chosen)
@@ -75,7 +83,7 @@ class ExportFlow:
         return State(NAME, Step.PICK_CERT)
 
     async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
-        if isinstance(event, Press) and event.verb == "pick":
+        if isinstance(event, Page) or (isinstance(event, Press) and event.verb == "pick"):
             return await self.start(ctx, event)
         if state.step == Step.PICK_CERT:
             raise Unhandled
@@ -89,7 +97,7 @@ class ExportFlow:
             ctx.delete(event.message_ref)  # a password: out of the chat first
             if state.step == Step.NEW:
                 return _new_password(ctx, data, event.text)
-            return await _export_with_password(ctx, row, data, event.text, state.secret)
+            return await _export_with_password(ctx, row, data, event.text.encode(), state.secret)
         raise Unhandled
 
 
@@ -109,9 +117,13 @@ async def _ask_format(ctx: Context, certificate_id: int) -> State | None:
 async def _chosen(ctx: Context, row: Certificate, target: str) -> State | None:
     assert row.id is not None  # noqa: S101  (rows come from the database)
     files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
-    if not row.has_private_key:
+    if not row.has_private_key and not ctx.page_only:
         ctx.say("export.certificate_only")
         await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        return None
+    if ctx.page_only:  # the file cannot come in this chat, nor a password be typed there
+        url = await page_url(ctx, Purpose.EXPORT, id=row.id, target=target)
+        ctx.link(url, "page.export_button", "page.export_intro")
         return None
     if target == "npki" and "signPri.key" in files:
         await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
@@ -124,6 +136,32 @@ async def _chosen(ctx: Context, row: Certificate, target: str) -> State | None:
     return State(NAME, Step.CURRENT, data.model_dump())
 
 
+async def _from_page(ctx: Context, form: PageForm) -> None:
+    """The export page: the passwords were typed there, and the file goes back there."""
+    certificate_id, target = form.details.get("id"), form.details.get("target")
+    if not isinstance(certificate_id, int) or target not in ("npki", "pfx"):
+        ctx.say("button.not_found")
+        return
+    row = await _certificate(ctx, certificate_id)
+    if row is None or row.id is None:
+        return
+    files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
+    if not row.has_private_key or (target == "npki" and "signPri.key" in files):
+        if not row.has_private_key:
+            ctx.say("export.certificate_only")
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        return
+    new_password = form.new_password if target == "pfx" else None
+    if new_password is not None and (
+        len(new_password) < PFX_PASSWORD_MIN or b"\x00" in new_password
+    ):
+        ctx.say("export.new_password_short", minimum=PFX_PASSWORD_MIN)
+        ctx.keep_page_open()
+        return
+    data = Data(certificate_id=row.id, target=target)
+    await _export_with_password(ctx, row, data, form.password, new_password, page=True)
+
+
 def _new_password(ctx: Context, data: Data, text: str) -> State:
     if len(text) < PFX_PASSWORD_MIN or "\x00" in text:
         ctx.ask_secret("export.new_password_short", minimum=PFX_PASSWORD_MIN)
@@ -133,7 +171,13 @@ def _new_password(ctx: Context, data: Data, text: str) -> State:
 
 
 async def _export_with_password(
-    ctx: Context, row: Certificate, data: Data, text: str, new_password: bytes | None
+    ctx: Context,
+    row: Certificate,
+    data: Data,
+    password: bytes,
+    new_password: bytes | None,
+    *,
+    page: bool = False,
 ) -> State | None:
     assert row.id is not None  # noqa: S101
     locked = await attempts.locked_until(ctx.session, ctx.user_id, row.fingerprint, ctx.now)
@@ -141,11 +185,15 @@ async def _export_with_password(
         ctx.say("add.locked", *await main_menu(ctx), until=_hhmm(ctx, locked))
         return None
     files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
-    opened = await _open(ctx, files, text.encode())
+    opened = await _open(ctx, files, password)
     if opened is None:
         verdict = await attempts.record_failure(ctx.session, ctx.user_id, row.fingerprint, ctx.now)
         if verdict.locked_until is not None:
             ctx.say("add.locked", *await main_menu(ctx), until=_hhmm(ctx, verdict.locked_until))
+            return None
+        if page:
+            ctx.say("page.wrong_password", tries=verdict.failures, max=attempts.MAX_FAILURES)
+            ctx.keep_page_open()
             return None
         ctx.ask_secret("add.wrong_password", tries=verdict.failures, max=attempts.MAX_FAILURES)
         return State(NAME, Step.CURRENT, data.model_dump(), new_password)
@@ -155,7 +203,7 @@ async def _export_with_password(
         await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
         ctx.say("export.pfx_sent")
         return None
-    pair = await off_loop(npki.export_npki_pair, opened, text.encode())
+    pair = await off_loop(npki.export_npki_pair, opened, password)
     converted = {"signCert.der": pair.sign_cert, "signPri.key": pair.sign_key}
     await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, converted))
     return None

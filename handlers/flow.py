@@ -10,17 +10,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.dates import SEOUL
 from handlers.i18n import Texts
-from handlers.messages import Choice, Delete, Document, OpenLink, Outbound, Reply, SendDocument
+from handlers.messages import (
+    Choice,
+    Delete,
+    Document,
+    OpenLink,
+    Outbound,
+    PageForm,
+    Reply,
+    SendDocument,
+)
 from handlers.services import Services
 from storage import buttons
-from storage.models import User
+from storage.models import Channel, User
+
+PAGE_ONLY_CHANNELS: Final = frozenset({Channel.KAKAO})
+PAGE_CHANNELS: Final = frozenset({Channel.KAKAO, Channel.TELEGRAM})
+"""Channels served by `certmate run`, whose HTTP server has the secure page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +73,14 @@ class Other:
     kind: str
 
 
-Event = Command | Text | Press | Files | Other
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A secure page was submitted: files and passwords typed outside the chat."""
+
+    form: PageForm
+
+
+Event = Command | Text | Press | Files | Other | Page
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +107,20 @@ class Context:
     texts: Texts
     now: datetime
     out: list[Outbound] = field(default_factory=list)
+    page_open: bool = False
+    """Set by a flow when a secure page's submission failed in a way the user can fix
+    on the page (a wrong password): its link stays usable."""
+
+    @property
+    def page_only(self) -> bool:
+        """The chat can neither take files nor hide a typed password (KakaoTalk): files
+        and passwords go through the secure page instead."""
+        return self.user.channel in PAGE_ONLY_CHANNELS
+
+    @property
+    def offers_page(self) -> bool:
+        """The secure page is there as an alternative to typing a password in chat."""
+        return self.user.channel in PAGE_CHANNELS
 
     @property
     def zone(self) -> ZoneInfo:
@@ -133,8 +167,12 @@ class Context:
     def send_document(self, filename: str, data: bytes) -> None:
         self.out.append(SendDocument(filename, data))
 
-    def link(self, url: str, label: str) -> None:
-        self.out.append(OpenLink(url, label))
+    def link(self, url: str, label: str, text: str = "") -> None:
+        """A link to open; `label` and `text` are text keys."""
+        self.out.append(OpenLink(url, self.texts(label), self.texts(text) if text else ""))
+
+    def keep_page_open(self) -> None:
+        self.page_open = True
 
 
 class Flow(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from storage.models import Channel
 
@@ -31,8 +32,23 @@ class Unsupported(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class PageForm:
+    """What the user submitted on a secure page (decrypted in memory, never stored)."""
+
+    link_id: int
+    purpose: str
+    """`register` or `export` (`storage.links.Purpose`)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    documents: tuple[Document, ...] = ()
+    password: bytes = field(default=b"", repr=False)
+    new_password: bytes = field(default=b"", repr=False)
+    """The password of a PFX being exported."""
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
-    """One user action: exactly one of text, command, button or documents (or unsupported)."""
+    """One user action: exactly one of text, command, button, documents, a page
+    submission (or unsupported)."""
 
     channel: Channel
     user_key: str
@@ -48,6 +64,8 @@ class Inbound:
     unsupported: Unsupported | None = None
     private: bool = True
     """False in a group chat: certmate then reads no documents and no passwords."""
+    page: PageForm | None = None
+    """A secure page's submission (not a chat message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +106,11 @@ class SendDocument:
 
 @dataclass(frozen=True, slots=True)
 class OpenLink:
-    """A link to open (the secure upload page)."""
+    """A link to open (the secure page): `text` says what it is for, `label` is the button."""
 
     url: str
     label: str
+    text: str = ""
 
 
 Outbound = Reply | Delete | SendDocument | OpenLink

@@ -1,11 +1,17 @@
 """Register a certificate (/add): files in, password checked, files kept sealed.
 
     [*] --> COLLECT : /add, the menu, or files sent outside any flow
+    [*] --> [*] : KakaoTalk: a link to the secure page (files and password go there)
     COLLECT --> COLLECT : a file whose partner is still missing (held sealed, 10 minutes)
     COLLECT --> PASSWORD : certificate and key are both here (or a PFX)
     COLLECT --> [*] : "reminders only" (the certificate alone is kept, no key, no password)
     PASSWORD --> PASSWORD : wrong password (5 tries in 15 minutes), or the next one of a zip
     PASSWORD --> [*] : all registered, locked out, or "reminders only"
+    any --> [*] : the secure page sent files (or used the held ones) and a password
+                  that opened them; a wrong one leaves the state as it was
+
+The secure page is offered beside every password request (Telegram), and is
+the only way in on KakaoTalk, where a typed password could not be deleted.
 
 The password message is deleted before anything else is done with it, is
 used once in memory to open the key, and is never stored. Files waiting in
@@ -18,17 +24,20 @@ import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from pydantic import BaseModel
 
 import npki
-from handlers.flow import Context, Event, Files, Press, State, Text, Unhandled
+from handlers.flow import Context, Event, Files, Page, Press, State, Text, Unhandled
 from handlers.menu import main_menu
+from handlers.messages import PageForm
 from handlers.offload import off_loop
 from handlers.present import facts_of, summary
 from handlers.renewal import show_checklist
+from handlers.secure_page import page_url
 from storage import attempts, audit, certificates
+from storage.links import Purpose
 from storage.models import AuditAction
 from storage.packing import pack_files, unpack_files
 
@@ -56,6 +65,13 @@ class RegisterFlow:
     async def start(self, ctx: Context, event: Event) -> State | None:
         if isinstance(event, Files):
             return await _take_files(ctx, {}, event)
+        if isinstance(event, Page):
+            return await _from_page(ctx, {}, event.form, None)
+        if ctx.page_only:  # files and the password go through the secure page
+            ctx.link(
+                await page_url(ctx, Purpose.REGISTER), "page.register_button", "page.register_intro"
+            )
+            return None
         ctx.say("add.ask_files", await ctx.button("add.where_button", f"{NAME}:where"))
         return _state(Step.COLLECT, Data(), {})
 
@@ -64,6 +80,8 @@ class RegisterFlow:
         held = unpack_files(state.secret) if state.secret else {}
         if isinstance(event, Press):
             return await _press(ctx, state, held, event)
+        if isinstance(event, Page):
+            return await _from_page(ctx, held, event.form, state)
         if isinstance(event, Files):
             if data.held_until is not None and data.held_until <= ctx.now:
                 ctx.say("add.held_expired")
@@ -71,7 +89,8 @@ class RegisterFlow:
             return await _take_files(ctx, held, event)
         if isinstance(event, Text):
             if state.step == Step.PASSWORD:
-                return await _try_password(ctx, data, held, event)
+                ctx.delete(event.message_ref)  # first: the password leaves the chat at once
+                return await _try_password(ctx, data, held, event.text.encode("utf-8"))
             # Typed before any key arrived: it may well be the password. Remove it.
             ctx.delete(event.message_ref)
             ctx.say("add.files_first")
@@ -143,15 +162,63 @@ async def _ask_password(
         holders=names,
         count=len(open_pending),
     )
+    if ctx.offers_page:
+        url = await page_url(ctx, Purpose.REGISTER, held=True)
+        ctx.link(url, "page.password_button", "page.password_intro")
     return _state(Step.PASSWORD, Data(pending=open_pending), files)
 
 
-async def _try_password(
-    ctx: Context, data: Data, files: dict[str, bytes], event: Text
+async def _from_page(
+    ctx: Context, held: dict[str, bytes], form: PageForm, previous: State | None
 ) -> State | None:
-    ctx.delete(event.message_ref)  # first: the password leaves the chat at once
-    password = event.text.encode("utf-8")
+    """Files (or those already held in the chat) and the password, from the secure page."""
+    files = held | {document.name: document.data for document in form.documents}
+    if not files:
+        return _page_retry(ctx, previous, "page.no_files")
+    limits = ctx.services.settings.limits
+    try:
+        items = await off_loop(npki.open_bundle, files, None, limits=limits)
+    except npki.PasswordRequired:
+        pending = [_pfx_subject(files)]
+    except npki.NpkiError as error:
+        return _page_retry(ctx, previous, "add.unreadable", reason=error.message(ctx.texts.locale))
+    else:
+        if not items:
+            return _page_retry(ctx, previous, "add.need_certificate")
+        new = [item for item in items if not await _already_registered(ctx, item)]
+        if not new:
+            ctx.say("add.nothing_new")
+            return None
+        pending = [item.certificate.fingerprint_sha256 for item in new if item.has_key]
+        if not pending:
+            return _page_retry(ctx, previous, "page.need_key")
+    return await _try_password(
+        ctx, Data(pending=pending), files, form.password, page=True, previous=previous
+    )
+
+
+def _page_retry(ctx: Context, previous: State | None, key: str, **values: Any) -> State | None:
+    """Something the user can fix on the page: said there, its link kept open, and the
+    chat left as it was (a page never leaves the chat waiting for a typed password)."""
+    ctx.say(key, **values)
+    ctx.keep_page_open()
+    return previous
+
+
+async def _try_password(
+    ctx: Context,
+    data: Data,
+    files: dict[str, bytes],
+    password: bytes,
+    *,
+    page: bool = False,
+    previous: State | None = None,
+) -> State | None:
+    """Open the pending certificates with `password`, typed in chat or on the secure
+    page (`page`; `previous` is then the chat's state, kept on a retry)."""
     if not password:
+        if page:
+            return _page_retry(ctx, previous, "page.password_empty")
         ctx.ask_secret("add.password_empty")
         return _state(Step.PASSWORD, data, files)
     pending = [subject for subject in data.pending if not await _locked(ctx, subject)]
@@ -162,7 +229,7 @@ async def _try_password(
             npki.open_bundle, files, password, limits=ctx.services.settings.limits
         )
     except npki.WrongPassword:
-        return await _wrong(ctx, files, pending)
+        return await _wrong(ctx, files, pending, page=page, previous=previous)
     except npki.NpkiError as error:
         ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
         return None
@@ -179,20 +246,29 @@ async def _try_password(
         else:
             wrong.append(subject)
     if wrong:
-        return await _wrong(ctx, files, wrong)
+        return await _wrong(ctx, files, wrong, page=page, previous=previous)
     await _done(ctx, checklist)
     return None
 
 
 async def _done(ctx: Context, checklist: bool) -> None:
     """The closing line: with the menu, unless a checklist's buttons must stay the latest."""
+    if ctx.page_only and ctx.user.channel not in ctx.services.settings.reminders_pushed:
+        ctx.say("add.reminders_at_next_message")
     if checklist:
         ctx.say("add.all_done")
     else:
         ctx.say("add.all_done", *await main_menu(ctx))
 
 
-async def _wrong(ctx: Context, files: dict[str, bytes], wrong: list[str]) -> State | None:
+async def _wrong(
+    ctx: Context,
+    files: dict[str, bytes],
+    wrong: list[str],
+    *,
+    page: bool,
+    previous: State | None,
+) -> State | None:
     """Count a failure for each certificate the password did not open; lock at the limit."""
     keep: list[str] = []
     tries = 0
@@ -206,6 +282,10 @@ async def _wrong(ctx: Context, files: dict[str, bytes], wrong: list[str]) -> Sta
     if not keep:
         ctx.say("add.stopped", *await main_menu(ctx))
         return None
+    if page:
+        return _page_retry(
+            ctx, previous, "page.wrong_password", tries=tries, max=attempts.MAX_FAILURES
+        )
     ctx.ask_secret("add.wrong_password", tries=tries, max=attempts.MAX_FAILURES)
     return _state(Step.PASSWORD, Data(pending=keep), files)
 

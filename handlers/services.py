@@ -10,6 +10,7 @@ import npki
 from handlers.i18n import Catalog
 from handlers.institutions import Directory
 from storage.database import Database
+from storage.models import Channel
 from storage.vault import Vault
 
 Clock = Callable[[], datetime]
@@ -30,6 +31,11 @@ class AssistantSettings:
     quiet_end: str = "09:00"
     timezone: str = "Asia/Seoul"
     """New users' time zone: days are counted on their calendar."""
+    public_url: str = "http://127.0.0.1:8080"
+    """The base of links sent to users (the secure page)."""
+    reminders_pushed: frozenset[Channel] = frozenset({Channel.TELEGRAM})
+    """Channels whose users get reminders sent first; others see them at their next
+    message (KakaoTalk without the Event API), which they are told when they register."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 from handlers.i18n import CATALOGS, LOCALES
 from handlers.institutions import load_directory
 from handlers.present import Window
+from storage.links import Refusal
 from storage.models import AccountKind, Platform
 from tests.handlers.conftest import PASSWORD
 from tests.handlers.harness import World, texts
@@ -32,6 +33,7 @@ FAMILIES: dict[str, set[str]] = {
     "cert.window.": {w.value for w in Window},
     "link.list.": {k.value for k in AccountKind} | {i.kind for i in load_directory()},
     "unknown.": {"text", "photo", "sticker", "oversized", "other"},
+    "page.": {r.value for r in Refusal},
 }
 
 
