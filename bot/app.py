@@ -64,6 +64,10 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
             quiet_start=settings.reminders.quiet_start,
             quiet_end=settings.reminders.quiet_end,
             timezone=settings.reminders.timezone,
+            public_url=settings.http.base_url,
+            reminders_pushed=frozenset(
+                {Channel.TELEGRAM} | ({Channel.KAKAO} if settings.kakao.event_api_key else set())
+            ),
         ),
         clock=clock,
     )
@@ -78,8 +82,8 @@ def notifiers(
     services: Services, channels: Mapping[Channel, Notifier] | None = None
 ) -> dict[Channel, Notifier]:
     """How reminders reach each channel's users: through the running `channels` that
-    can message first (Telegram), else as notices at the user's next message (console;
-    Kakao until its Event API is wired). A channel with no notifier here (Telegram with
-    no token) keeps its reminders waiting in the outbox."""
+    can message first (Telegram; Kakao with the Event API), else as notices at the
+    user's next message (console; Kakao without the Event API). A channel with no
+    notifier here (Telegram with no token) keeps its reminders waiting in the outbox."""
     kept = NoticeNotifier(services.database)
     return {Channel.CONSOLE: kept, Channel.KAKAO: kept, **(channels or {})}

@@ -1,7 +1,8 @@
 """`certmate run`: the main job, until Ctrl-C or SIGTERM (graceful).
 
-It starts the one HTTP server (`/healthz`, the Telegram webhook), Telegram
-when a token is set (polling or webhook), and the reminder scheduler: one
+It starts the one HTTP server (`/healthz`, the secure page, the Telegram
+webhook, the Kakao skill), Telegram when a token is set (polling or webhook),
+KakaoTalk when `[kakao] enabled`, and the reminder scheduler: one
 APScheduler job (in memory, no pickled job store) that runs the sweep every
 `[reminders] sweep_minutes`, coalescing missed runs into one, never two at
 once, with a misfire grace that lets a late run still happen. A stop closes
@@ -22,6 +23,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+import aiohttp
 from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,6 +31,8 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot import housekeeping
 from bot.app import build_assistant, build_services, notifiers, open_database
+from bot.channels.kakao import KakaoChannel
+from bot.channels.kakao_events import KakaoEventNotifier
 from bot.channels.telegram import (
     TelegramChannel,
     TelegramNotifier,
@@ -38,8 +42,10 @@ from bot.channels.telegram import (
 from bot.config import Settings
 from bot.reminders.notifiers import Notifier
 from bot.reminders.sweep import Sweeper
+from bot.secure_page import add_routes as add_page_routes
 from bot.web import Server, build_app
-from handlers.services import Services
+from handlers.assistant import Assistant
+from handlers.pages import SecurePages
 from storage import migrate
 from storage.database import Database
 from storage.keyring import KeyFileError
@@ -84,13 +90,27 @@ async def _run(settings: Settings) -> None:
     try:
         services = build_services(settings, database, lambda: datetime.now(UTC))
         await migrate.upgrade(database)
+        assistant = build_assistant(services)
         app = build_app()
-        telegram = _telegram(settings, services, app)
+        add_page_routes(app, SecurePages(assistant))
+        telegram = _telegram(settings, assistant, app)
+        kakao = _kakao(settings, assistant, app)
+        client = aiohttp.ClientSession()
         channels: dict[Channel, Notifier] = {}
         if telegram is not None:  # first, so updates left from before queue first
             await telegram.start()
             channels[Channel.TELEGRAM] = TelegramNotifier(telegram.bot)
             log.info("Telegram is on (%s)", settings.telegram.mode)
+        if kakao is not None:
+            log.info("KakaoTalk skill on %s", settings.kakao.path)
+            if settings.kakao.event_api_key:
+                channels[Channel.KAKAO] = KakaoEventNotifier(
+                    client,
+                    api_key=settings.kakao.event_api_key,
+                    bot_id=settings.kakao.event_bot,
+                    event_name=settings.kakao.event_name,
+                    base_url=settings.kakao.event_api_url,
+                )
         server = Server(app, settings.http.host, settings.http.port)
         await server.start()
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
@@ -113,10 +133,13 @@ async def _run(settings: Settings) -> None:
         await server.stop()  # no new webhook updates; requests in flight are answered
         if telegram is not None:
             await telegram.stop(grace=max(deadline - loop.time() - 1, 0.5))
+        if kakao is not None:
+            await kakao.stop(grace=max(deadline - loop.time() - 1, 0.5))
         try:  # let a sweep in progress finish what it claimed
             await asyncio.wait_for(jobs.running.acquire(), max(deadline - loop.time(), 0.1))
         except TimeoutError:
             log.warning("a reminder sweep was still running; its leases will expire and retry")
+        await client.close()
     finally:
         await database.close()
 
@@ -180,15 +203,24 @@ def _scheduler(jobs: _Jobs, minutes: int) -> AsyncIOScheduler:
     return scheduler
 
 
+def _kakao(settings: Settings, assistant: Assistant, app: web.Application) -> KakaoChannel | None:
+    """The KakaoTalk skill server when `[kakao] enabled` (its route added to `app`)."""
+    if not settings.kakao.enabled:
+        return None
+    channel = KakaoChannel(assistant, settings.kakao)
+    channel.add_routes(app)
+    return channel
+
+
 def _telegram(
-    settings: Settings, services: Services, app: web.Application
+    settings: Settings, assistant: Assistant, app: web.Application
 ) -> TelegramChannel | None:
     """The Telegram channel when a token is set (its webhook route added to `app`)."""
     if not settings.telegram.token:
         return None
     channel = TelegramChannel(
         build_application(settings.telegram),
-        build_assistant(services),
+        assistant,
         settings.telegram,
         upload_limit=settings.limits.upload_bytes,
         webhook_url=settings.telegram_webhook_url,

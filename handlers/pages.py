@@ -150,6 +150,7 @@ PAGE_TEXT_KEYS: Final = (
     "page.working",
     "page.no_webcrypto",
     "page.failed",
+    "page.too_big",
     "page.back_to_chat",
     "page.download",
     "page.privacy",

@@ -44,13 +44,11 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
+from bot.channels.kakao_render import truncate
 from bot.reminders.notifiers import NotifierError, UserUnreachable
 from handlers.messages import Reply
 from storage.models import User
 
-TEXT_LIMIT: Final = 1000
-"""Kakao's simpleText limit, counted here in UTF-16 code units (as Java counts)."""
-ELLIPSIS: Final = "…"
 DEFAULT_TIMEOUT: Final = 10.0
 USER_TYPE: Final = "botUserKey"
 
@@ -164,30 +162,4 @@ def _auth_code(answer: Any) -> bool:
     return isinstance(answer, dict) and answer.get("code") in (-401, -403)
 
 
-def truncate(text: str, limit: int = TEXT_LIMIT) -> str:
-    """`text` within `limit` UTF-16 code units: cut at the last line end that fits and
-    marked with "…" on a line of its own (mid-line only when no line end fits)."""
-    if _utf16_len(text) <= limit:
-        return text
-    fits = _fitting(text, limit - 2)  # room for "\n…"
-    cut = text.rfind("\n", 0, fits + 1)
-    if cut > 0 and text[:cut].strip():
-        return f"{text[:cut].rstrip()}\n{ELLIPSIS}"
-    return text[: _fitting(text, limit - 1)] + ELLIPSIS
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _fitting(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-16 code units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
-
-
-__all__ = ["TEXT_LIMIT", "KakaoEventNotifier", "truncate"]
+__all__ = ["KakaoEventNotifier"]

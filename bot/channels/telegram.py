@@ -32,6 +32,7 @@ from telegram import (
     InlineKeyboardMarkup,
     Message,
     Update,
+    WebAppInfo,
 )
 from telegram.constants import ChatType, MessageEntityType, MessageLimit
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
@@ -323,13 +324,16 @@ class TelegramChannel:
                 await self.bot.send_message(chat_id, item.if_refused)
 
     async def _link(self, chat_id: int, item: OpenLink) -> None:
+        """An https page opens as a Telegram Web App (inside Telegram, private chats
+        only, which is where certmate works); anything else as a plain link."""
+        text = item.text or item.label
         if item.url.startswith("https://"):
-            button = InlineKeyboardButton(item.label, url=item.url)
+            button = InlineKeyboardButton(item.label, web_app=WebAppInfo(item.url))
             await self.bot.send_message(
-                chat_id, item.label, reply_markup=InlineKeyboardMarkup([[button]])
+                chat_id, text, reply_markup=InlineKeyboardMarkup([[button]])
             )
         else:  # Telegram takes only https links on buttons
-            await self.bot.send_message(chat_id, f"{item.label}\n{item.url}")
+            await self.bot.send_message(chat_id, f"{text}\n{item.url}")
 
 
 class TelegramNotifier:

@@ -15,7 +15,9 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from bot.channels.kakao_events import TEXT_LIMIT, KakaoEventNotifier, truncate
+from bot.channels.kakao_events import KakaoEventNotifier
+from bot.channels.kakao_render import MAX_TEXT as TEXT_LIMIT
+from bot.channels.kakao_render import truncate
 from bot.reminders.notifiers import NotifierError, UserUnreachable
 from handlers.messages import Choice, Reply
 from storage.models import Channel, User

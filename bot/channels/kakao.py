@@ -1,0 +1,228 @@
+"""The KakaoTalk channel: a skill server for a Kakao i Open Builder chatbot.
+
+Kakao posts every user message (the fallback block, set to use this skill)
+to `POST [kakao] path` and shows the SkillResponse we answer with. Kakao
+does not sign these requests, so each must carry the secret header set in
+the skill's settings (401 without it, 403 when it is wrong; compared in
+constant time), and, when `bot_ids` is set, one of those bots (403).
+Malformed JSON or a payload without a user is a 400.
+
+    skill payload -> Inbound:
+      userRequest.user.id (botUserKey; older payloads: talk_user_id) -> user key
+      action.clientExtra.certmate (a button's token)               -> button
+      an utterance "/name args", or a menu word (시작, 메뉴, …)      -> command
+      an image (action.params with an image)                        -> unsupported
+      anything else                                                 -> text
+
+KakaoTalk can neither take files from the user, nor delete a message, nor
+send a file: the conversation core knows (`Context.page_only`) and sends
+certificate files and passwords through the secure page instead.
+
+Answers normally come in the response. Nothing on this path opens a
+certificate (that happens on the secure page), but if the database stalls
+past `callback_after` and the block has callback enabled, Kakao is told to
+wait (`useCallback`) and the answer is posted to the callback URL when done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Callable
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.kakao_render import EXTRA_KEY, Json, simple_text, skill_response
+from bot.config import KakaoSettings
+from handlers.assistant import Assistant
+from handlers.messages import Inbound, Unsupported
+from storage.models import Channel
+
+MAX_USER_KEY: Final = 128
+MAX_UTTERANCE: Final = 4_000
+CALLBACK_AFTER: Final = 3.0
+"""Seconds before a slow answer goes through the callback (Kakao waits 5)."""
+CALLBACK_TIMEOUT: Final = aiohttp.ClientTimeout(total=10)
+WORDS: Final = {
+    "시작": "start",
+    "처음": "start",
+    "메뉴": "menu",
+    "도움말": "help",
+    "취소": "cancel",
+    "start": "start",
+    "menu": "menu",
+    "help": "help",
+    "cancel": "cancel",
+}
+"""Whole messages that mean a command: Kakao users type words, not `/commands`."""
+IMAGE_PARAMS: Final = ("secureimage", "image", "sys_plugin_secureimage")
+
+log = logging.getLogger("certmate.kakao")
+
+
+class BadPayload(ValueError):
+    """The skill payload is not one we can read (answered with 400)."""
+
+
+def kakao_callback_host(url: str) -> bool:
+    """Callback URLs go to Kakao only: https on a kakao.com host."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return parts.scheme == "https" and (host == "kakao.com" or host.endswith(".kakao.com"))
+
+
+class KakaoChannel:
+    """Translates between Kakao skill requests and the conversation core."""
+
+    def __init__(
+        self,
+        assistant: Assistant,
+        settings: KakaoSettings,
+        *,
+        callback_after: float = CALLBACK_AFTER,
+        callback_allowed: Callable[[str], bool] = kakao_callback_host,
+    ) -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self.callback_after = callback_after
+        self.callback_allowed = callback_allowed
+        self._secret = settings.secret.encode()
+        self._bot_ids = frozenset(settings.bot_ids)
+        self._session: aiohttp.ClientSession | None = None
+        self._callbacks: set[asyncio.Task[None]] = set()
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(self.settings.path, self.skill)
+
+    async def stop(self, grace: float) -> None:
+        """Let answers still owed through callbacks go out, then close the client."""
+        if self._callbacks:
+            await asyncio.wait(self._callbacks, timeout=grace)
+        if self._session is not None:
+            await self._session.close()
+
+    async def skill(self, request: web.Request) -> web.Response:
+        given = request.headers.get(self.settings.secret_header)
+        if given is None:
+            return web.Response(status=401)
+        if not self._secret or not hmac.compare_digest(given.encode(), self._secret):
+            return web.Response(status=403)
+        try:
+            payload = json.loads(await request.read())
+            bot_id = _bot_id(payload)
+            inbound = to_inbound(payload)
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            return web.Response(status=400)
+        if self._bot_ids and bot_id not in self._bot_ids:
+            return web.Response(status=403)
+        answer = asyncio.ensure_future(self.assistant.handle(inbound))
+        callback_url = _callback_url(payload)
+        if callback_url and self.callback_allowed(callback_url):
+            done, _ = await asyncio.wait({answer}, timeout=self.callback_after)
+            if not done:
+                self._call_back_later(answer, callback_url)
+                return web.json_response(
+                    {"version": "2.0", "useCallback": True, "data": {"text": "⏳"}}
+                )
+        return web.json_response(skill_response(await answer))
+
+    def _call_back_later(self, answer: asyncio.Future[Any], url: str) -> None:
+        task = asyncio.create_task(self._call_back(answer, url))
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
+
+    async def _call_back(self, answer: asyncio.Future[Any], url: str) -> None:
+        try:
+            response: Json = skill_response(await answer)
+        except Exception:  # the core failed: say so rather than leave the user waiting
+            log.exception("a Kakao answer failed")
+            response = simple_text("⚠️")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=CALLBACK_TIMEOUT)
+        try:
+            async with self._session.post(url, json=response) as reply:
+                if reply.status >= 400:
+                    log.warning("Kakao refused a callback answer (HTTP %d)", reply.status)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            log.warning("a callback answer could not be posted (%s)", type(err).__name__)
+
+
+def to_inbound(payload: Any) -> Inbound:
+    """The neutral message in a skill payload; raises `BadPayload`."""
+    if not isinstance(payload, dict):
+        raise BadPayload("not an object")
+    request = _object(payload.get("userRequest"))
+    user_key = _user_key(_object(request.get("user")))
+    utterance = request.get("utterance", "")
+    if not isinstance(utterance, str):
+        raise BadPayload("utterance")
+    utterance = utterance[:MAX_UTTERANCE]
+    action = payload.get("action")
+    action = action if isinstance(action, dict) else {}
+    private = not _in_group(request)
+    token = _button_token(action)
+    if token is not None:
+        return Inbound(Channel.KAKAO, user_key, button=token, private=private)
+    params = action.get("params")
+    if isinstance(params, dict) and any(name in params for name in IMAGE_PARAMS):
+        return Inbound(Channel.KAKAO, user_key, unsupported=Unsupported.PHOTO, private=private)
+    text = utterance.strip()
+    if text.startswith("/") and len(text) > 1:
+        name, _, args = text[1:].partition(" ")
+        return Inbound(
+            Channel.KAKAO, user_key, command=name.lower(), args=args.strip(), private=private
+        )
+    if text.lower() in WORDS:
+        return Inbound(Channel.KAKAO, user_key, command=WORDS[text.lower()], private=private)
+    # KakaoTalk cannot delete a message: the reference only lets the core say so.
+    return Inbound(Channel.KAKAO, user_key, message_ref="kakao", text=utterance, private=private)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise BadPayload("expected an object")
+    return value
+
+
+def _user_key(user: dict[str, Any]) -> str:
+    """botUserKey: `user.id` in both shapes; older payloads also name it in properties."""
+    properties = user.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    for candidate in (
+        user.get("id"),
+        properties.get("botUserKey"),
+        properties.get("bot_user_key"),
+        properties.get("talk_user_id"),
+    ):
+        if isinstance(candidate, str) and 0 < len(candidate) <= MAX_USER_KEY:
+            return candidate
+    raise BadPayload("no user id")
+
+
+def _button_token(action: dict[str, Any]) -> str | None:
+    extra = action.get("clientExtra")
+    token = extra.get(EXTRA_KEY) if isinstance(extra, dict) else None
+    return token if isinstance(token, str) and 0 < len(token) <= 64 else None
+
+
+def _in_group(request: dict[str, Any]) -> bool:
+    """A group chatbot's request names the chat room (`chat.type` botGroupKey)."""
+    chat = request.get("chat")
+    return isinstance(chat, dict) and chat.get("type") == "botGroupKey"
+
+
+def _bot_id(payload: Any) -> str:
+    bot = payload.get("bot") if isinstance(payload, dict) else None
+    bot_id = bot.get("id") if isinstance(bot, dict) else None
+    return bot_id if isinstance(bot_id, str) else ""
+
+
+def _callback_url(payload: dict[str, Any]) -> str:
+    request = payload.get("userRequest")
+    url = request.get("callbackUrl") if isinstance(request, dict) else None
+    return url if isinstance(url, str) and len(url) <= 2048 else ""

@@ -1,0 +1,201 @@
+"""`Outbound` actions as one Kakao SkillResponse (version 2.0), within Kakao's limits.
+
+Kakao shows at most 3 outputs, simpleText of at most 1,000 characters, at
+most 10 quickReplies (labels of at most 14 characters), card buttons at most
+3, listCard items at most 5, and takes a body of at most 30,720 bytes. The
+texts of one answer are joined and split across the outputs left after the
+cards, cut with "…" when they would not fit. Buttons become quickReplies;
+a list of choices whose labels are too long for quickReplies (a certificate
+`홍길동 · 2026-07-01`) becomes a listCard. Every button sends its opaque
+token back as `extra`, which Kakao returns as `action.clientExtra`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any, Final
+
+from handlers.messages import Choice, Delete, OpenLink, Outbound, Reply, SendDocument
+
+MAX_OUTPUTS: Final = 3
+MAX_TEXT: Final = 1000
+"""Kakao's simpleText limit, counted in UTF-16 code units (as Java counts)."""
+MAX_QUICK_REPLIES: Final = 10
+MAX_LABEL: Final = 14
+MAX_CARD_BUTTONS: Final = 3
+MAX_LIST_ITEMS: Final = 5
+MAX_LIST_CARDS: Final = 5
+"""listCards in one carousel output."""
+MAX_LIST_HEADER: Final = 15
+MAX_BODY_BYTES: Final = 30_720
+EXTRA_KEY: Final = "certmate"
+"""The key of the button token in `extra` / `clientExtra`."""
+ELLIPSIS: Final = "…"
+
+log = logging.getLogger("certmate.kakao")
+
+Json = dict[str, Any]
+
+
+def skill_response(outbound: Sequence[Outbound]) -> Json:
+    """The SkillResponse for everything the core answered to one message."""
+    texts: list[str] = []
+    cards: list[Json] = []
+    replies = [item for item in outbound if isinstance(item, Reply)]
+    for item in outbound:
+        if isinstance(item, Reply):
+            texts.append(item.text)
+        elif isinstance(item, Delete):
+            if item.if_refused:  # Kakao cannot delete a user's message: ask them to
+                texts.append(item.if_refused)
+        elif isinstance(item, OpenLink):
+            cards.append(_link_card(item))
+        elif isinstance(item, SendDocument):  # flows send files through the page here
+            log.warning("a document cannot be sent in KakaoTalk; dropped")
+    choices = _choices(replies)
+    quick: list[Json] = []
+    if choices and _fit_quick_replies(choices):
+        quick = [_quick_reply(choice) for choice in choices]
+    elif choices:
+        cards.append(_list_cards(choices, _header(replies)))
+    cards = cards[: MAX_OUTPUTS - 1]
+    outputs = [{"simpleText": {"text": chunk}} for chunk in _text_chunks(texts, len(cards))]
+    response = _response(outputs + cards, quick)
+    while _size(response) > MAX_BODY_BYTES and (quick or cards):
+        # Never expected with these limits; kept so Kakao never refuses an answer.
+        if quick:
+            quick = quick[: len(quick) // 2]
+        else:
+            cards.pop()
+        response = _response(outputs + cards, quick)
+    return response
+
+
+def simple_text(text: str) -> Json:
+    """A one-text answer (errors, the callback's "working on it")."""
+    return _response([{"simpleText": {"text": truncate(text, MAX_TEXT)}}], [])
+
+
+def _response(outputs: list[Json], quick: list[Json]) -> Json:
+    template: Json = {"outputs": outputs or [{"simpleText": {"text": ELLIPSIS}}]}
+    if quick:
+        template["quickReplies"] = quick
+    return {"version": "2.0", "template": template}
+
+
+def _choices(replies: Sequence[Reply]) -> list[Choice]:
+    """The buttons of the last reply that has any: the most recent question is the one
+    the user answers (a notice's buttons before it stay in its own, earlier answer)."""
+    for reply in reversed(replies):
+        if reply.choices:
+            return list(reply.choices)
+    return []
+
+
+def _fit_quick_replies(choices: Sequence[Choice]) -> bool:
+    return len(choices) <= MAX_QUICK_REPLIES and all(
+        _utf16_len(c.label) <= MAX_LABEL for c in choices
+    )
+
+
+def _quick_reply(choice: Choice) -> Json:
+    return {
+        "label": choice.label,
+        "action": "message",
+        "messageText": choice.label,
+        "extra": {EXTRA_KEY: choice.token},
+    }
+
+
+def _list_cards(choices: Sequence[Choice], header: str) -> Json:
+    """Choices as listCard items (5 a card), several cards as one carousel output."""
+    cards = []
+    for start in range(0, min(len(choices), MAX_LIST_ITEMS * MAX_LIST_CARDS), MAX_LIST_ITEMS):
+        items = [
+            {
+                "title": choice.label,
+                "action": "message",
+                "messageText": choice.label,
+                "extra": {EXTRA_KEY: choice.token},
+            }
+            for choice in choices[start : start + MAX_LIST_ITEMS]
+        ]
+        cards.append({"header": {"title": header}, "items": items})
+    if len(choices) > MAX_LIST_ITEMS * MAX_LIST_CARDS:
+        log.warning("%d choices do not fit KakaoTalk's cards; the rest dropped", len(choices))
+    if len(cards) == 1:
+        return {"listCard": cards[0]}
+    return {"carousel": {"type": "listCard", "items": cards}}
+
+
+def _header(replies: Sequence[Reply]) -> str:
+    """A listCard needs a header: the first line of the question, shortened."""
+    for reply in reversed(replies):
+        if reply.choices:
+            return truncate(reply.text.strip().split("\n", 1)[0], MAX_LIST_HEADER) or ELLIPSIS
+    return ELLIPSIS
+
+
+def _link_card(link: OpenLink) -> Json:
+    card: Json = {
+        "buttons": [
+            {"action": "webLink", "label": truncate(link.label, MAX_LABEL), "webLinkUrl": link.url}
+        ][:MAX_CARD_BUTTONS]
+    }
+    card["description" if link.text else "title"] = truncate(link.text or link.label, 400)
+    return {"textCard": card}
+
+
+def _text_chunks(texts: Sequence[str], cards: int) -> list[str]:
+    """The texts in at most the outputs the cards leave, each within `MAX_TEXT`."""
+    budget = max(MAX_OUTPUTS - cards, 1)
+    joined = "\n\n".join(text.strip() for text in texts if text.strip())
+    if not joined:
+        return [] if cards else [ELLIPSIS]
+    chunks: list[str] = []
+    rest = joined
+    while rest and len(chunks) < budget:
+        if _utf16_len(rest) <= MAX_TEXT:
+            chunks.append(rest)
+            rest = ""
+            break
+        fits = _fitting(rest, MAX_TEXT)
+        at = rest.rfind("\n", 0, fits + 1)
+        cut = at if at > fits // 2 else fits
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n")
+    if rest:  # more than Kakao shows: the last output says so
+        chunks[-1] = truncate(chunks[-1] + "\n" + rest)
+    return chunks
+
+
+def truncate(text: str, limit: int = MAX_TEXT) -> str:
+    """`text` within `limit` UTF-16 code units: cut at the last line end that fits and
+    marked with "…" on a line of its own (mid-line only when no line end fits)."""
+    if _utf16_len(text) <= limit:
+        return text
+    fits = _fitting(text, limit - 2)  # room for "\n…"
+    cut = text.rfind("\n", 0, fits + 1)
+    if cut > 0 and text[:cut].strip():
+        return f"{text[:cut].rstrip()}\n{ELLIPSIS}"
+    return text[: _fitting(text, limit - 1)] + ELLIPSIS
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fitting(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 code units."""
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
+
+
+def _size(response: Json) -> int:
+    return len(json.dumps(response, ensure_ascii=False).encode())
