@@ -46,6 +46,7 @@ class World:
 
     folder: Path
     clock: Clock
+    settings: AssistantSettings = field(default_factory=AssistantSettings)
     database: Database = field(init=False)
     assistant: Assistant = field(init=False)
 
@@ -60,7 +61,7 @@ class World:
             vault=Vault(KeyringFile(self.folder / "master.key")),
             catalog=load_catalog(),
             directory=load_directory(),
-            settings=AssistantSettings(),
+            settings=self.settings,
             clock=self.clock,
         )
         return Assistant(services, all_flows())

@@ -1,0 +1,428 @@
+"""The KakaoTalk skill server over real HTTP: who may call it, how payloads become
+messages, how answers fit Kakao's limits, and every flow that needs a file or a
+password going through the secure page instead of the chat."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+import npki
+from bot.app import notifiers
+from bot.channels.kakao import kakao_callback_host
+from bot.channels.kakao_render import MAX_BODY_BYTES
+from bot.reminders.notifiers import NoticeNotifier
+from handlers.messages import Inbound, Outbound, Reply
+from storage import certificates, notices, users
+from storage.models import Channel
+from tests import factory, page_client
+from tests.bot.kakao_site import (
+    SECRET,
+    Site,
+    buttons,
+    labels,
+    page_links,
+    running_site,
+    skill_payload,
+    texts,
+)
+from tests.conftest import Holder, free_port
+from tests.handlers.conftest import PASSWORD
+
+USER = "kakao-user-1"
+
+
+async def _user_exists(site: Site, user: str) -> bool:
+    async with site.world.database.read() as session:
+        return await users.find(session, Channel.KAKAO, user) is not None
+
+
+# --- who may call ----------------------------------------------------------------------
+
+
+async def test_a_request_without_the_secret_header_is_401_and_changes_nothing(
+    site: Site,
+) -> None:
+    """Kakao does not sign skill requests: without the configured header, nothing runs."""
+    status, _ = await site.post(skill_payload(USER, "시작"), headers={})
+    assert status == 401
+    assert not await _user_exists(site, USER)
+
+
+async def test_a_wrong_secret_is_403_and_changes_nothing(site: Site) -> None:
+    """A forged or stale secret is refused (compared in constant time)."""
+    for wrong in ("nope", SECRET[:-1], SECRET + "x", ""):
+        status, _ = await site.post(
+            skill_payload(USER, "시작"), headers={"X-Certmate-Secret": wrong}
+        )
+        assert status == 403
+    assert not await _user_exists(site, USER)
+
+
+async def test_another_bot_is_403(site: Site) -> None:
+    """With `bot_ids` set, a request for any other bot is refused."""
+    status, _ = await site.post(skill_payload(USER, "시작", bot_id="someone-else"))
+    assert status == 403
+    assert not await _user_exists(site, USER)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"\xff\xfe",
+        b"[]",
+        b'{"userRequest": {}}',
+        b'{"userRequest": {"user": {"id": ""}, "utterance": "hi"}}',
+        json.dumps({"userRequest": {"user": {"id": "x" * 129}, "utterance": "hi"}}).encode(),
+        b'{"userRequest": {"user": {"id": "u"}, "utterance": 5}}',
+        b"[" * 100_000,
+    ],
+)
+async def test_malformed_payloads_are_400_and_the_server_keeps_serving(
+    site: Site,
+    body: bytes,
+) -> None:
+    """Hostile or broken JSON never reaches the core, and never stops the server."""
+    status, _ = await site.post(None, raw=body)
+    assert status == 400
+    answer = await site.say(USER, "시작")
+    assert answer["version"] == "2.0"
+
+
+# --- payload shapes and buttons ----------------------------------------------------------
+
+
+async def test_old_and_current_payload_shapes_are_the_same_user(site: Site) -> None:
+    """The older payload (talk_user_id, plusfriend_user_key) and the current one
+    (botUserKey, plusfriendUserKey) name the same user by `user.id`."""
+    await site.say(USER, "시작", shape="old")
+    await site.say(USER, "메뉴", shape="current")
+    async with site.world.database.read() as session:
+        rows = [await users.find(session, Channel.KAKAO, USER)]
+    assert len([row for row in rows if row is not None]) == 1
+
+
+async def test_the_menu_comes_as_quick_replies_and_a_press_carries_its_token(
+    site: Site,
+) -> None:
+    """Buttons are quickReplies whose `extra` holds the opaque token; pressing one sends
+    it back as clientExtra and the core resolves it for this user only."""
+    answer = await site.say(USER, "메뉴")
+    quick = answer["template"]["quickReplies"]
+    assert 1 <= len(quick) <= 10
+    assert "내 인증서" in [q["label"] for q in quick]
+    assert all(set(q["extra"]) == {"certmate"} and len(q["extra"]["certmate"]) == 22 for q in quick)
+    answer = await site.press(USER, "내 인증서")
+    assert "등록된 인증서가 없어요" in texts(answer)
+    # Another user replaying the token gets "not found", not this user's flow.
+    token = next(q["extra"] for q in quick if q["label"] == "내 인증서")
+    other = await site.say("someone-else", "내 인증서", extra=token)
+    assert "더 이상 쓸 수 없어요" in texts(other)
+
+
+async def test_an_image_is_answered_as_a_photo_and_a_group_gets_the_private_note(
+    site: Site,
+) -> None:
+    """Images (the image plugin's params) are not certificates; a group chatbot request
+    gets only the note to write privately."""
+    answer = await site.say(USER, "사진", params={"secureimage": "{}"})
+    assert answer["template"]["outputs"]
+    payload = skill_payload("member", "/start")
+    payload["userRequest"]["chat"] = {"id": "room", "type": "botGroupKey"}
+    status, group = await site.post(payload)
+    assert status == 200
+    assert "1:1 대화에서만" in texts(group)
+
+
+# --- no password in the chat -------------------------------------------------------------
+
+
+async def test_no_menu_entry_asks_for_a_password_or_a_file_in_kakao_chat(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+) -> None:
+    """KakaoTalk cannot delete a message: no reply to a Kakao user ever asks for a
+    password in the chat, whichever menu entry they take (with a certificate on file)."""
+    await _register_through_page(site, USER, holder, seed_key)
+    assistant = site.world.assistant
+
+    async def send(**what: Any) -> list[Outbound]:
+        site.world.clock.advance(seconds=4)  # within the 20-a-minute rate limit
+        out = await assistant.handle(Inbound(Channel.KAKAO, USER, **what))
+        asks = [o for o in out if isinstance(o, Reply) and o.expects_secret]
+        assert asks == [], [o.text for o in asks]
+        return out
+
+    async def follow(path: tuple[str, ...]) -> list[Outbound] | None:
+        """From the menu, press the buttons labelled `path` in turn (None: a button of
+        the path is not offered this time)."""
+        await send(command="cancel")
+        out = await send(command="menu")
+        for label in path:
+            offered = [o for o in out if isinstance(o, Reply) and o.choices]
+            tokens = [c.token for c in (offered[-1].choices if offered else ()) if c.label == label]
+            if not tokens:
+                return None
+            out = await send(button=tokens[0])
+        return out
+
+    texts = site.world.assistant.services.catalog.texts("ko")
+    destructive = {texts("certs.delete_yes"), texts("privacy.delete_yes")}
+    paths: list[tuple[str, ...]] = [()]
+    visited = 0
+    while paths and visited < 60:
+        path = paths.pop(0)
+        out = await follow(path)
+        if out is None:
+            continue
+        visited += 1
+        if len(path) < 3:
+            offered = [o for o in out if isinstance(o, Reply) and o.choices]
+            choices = offered[-1].choices if offered else ()
+            paths += [(*path, c.label) for c in choices if c.label not in destructive]
+    assert visited == 60  # every menu entry and many of their buttons, with no secret asked
+
+
+async def _register_through_page(site: Site, user: str, holder: Holder, key: bytes) -> None:
+    await site.say(user, "메뉴")
+    answer = await site.press(user, "인증서 등록")
+    (url,) = page_links(answer)
+    files = {"signCert.der": holder.cert_der, "signPri.key": key}
+    status, result = await page_client.submit_form(
+        site.client, url, page_client.form(files, PASSWORD)
+    )
+    assert (status, result["done"]) == (200, True), result
+
+
+async def test_registration_goes_through_the_secure_page(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+) -> None:
+    """ "인증서 등록" answers with a card linking a one-time page; the page takes the files
+    and password (a wrong one can be retried there), registers the certificate, and the
+    next chat message shows the result; the link then refuses a second use."""
+    await site.say(USER, "메뉴")
+    answer = await site.press(USER, "인증서 등록")
+    (url,) = page_links(answer)
+    assert url.startswith(site.base + "/u/")
+    assert "카카오톡 대화에 보내지 말고" in texts(answer)
+    files = {"signCert.der": holder.cert_der, "signPri.key": seed_key}
+
+    status, wrong = await page_client.submit_form(
+        site.client, url, page_client.form(files, "not-it")
+    )
+    assert (status, wrong["done"]) == (200, False)
+    assert "비밀번호가 맞지 않아요 (1/5)" in "\n".join(wrong["messages"])
+
+    status, done = await page_client.submit_form(
+        site.client, url, page_client.form(files, PASSWORD)
+    )
+    assert (status, done["done"]) == (200, True)
+    said = "\n".join(done["messages"])
+    assert "홍길동" in said
+    assert "다음에 말을 걸어 주실 때" in said  # no Event API: reminders wait as notices
+
+    user_id = await site.world.user_id(USER, Channel.KAKAO)
+    assert user_id is not None
+    async with site.world.database.read() as session:
+        (row,) = await certificates.list_active(session, user_id)
+    assert row.has_private_key
+    assert row.holder == "홍길동"
+
+    answer = await site.say(USER, "안녕")
+    assert "보안 페이지에서 처리한 결과예요" in texts(answer)
+    again = await page_client.open_page(site.client, url)
+    assert again.status == 410
+    assert "이미 사용했어요" in again.html
+
+
+async def test_export_goes_through_the_secure_page_and_the_file_comes_back_there(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+) -> None:
+    """KakaoTalk cannot carry files: "PFX" answers with a page that asks for the new PFX
+    password and the certificate's own, and hands back a PFX that opens with the new one."""
+    await _register_through_page(site, USER, holder, seed_key)
+    await site.say(USER, "메뉴")
+    await site.press(USER, "인증서 내보내기")
+    answer = await site.press(USER, "PFX (아이폰·맥)")
+    (url,) = page_links(answer)
+    page = await page_client.open_page(site.client, url)
+    assert 'id="new-password"' in page.html
+    assert 'id="password"' in page.html
+    status, short = await page_client.submit(
+        site.client,
+        url,
+        page_client.seal(page.key, page.token, page_client.form({}, PASSWORD, "123")),
+    )
+    assert (status, short["done"]) == (200, False)
+    status, result = await page_client.submit(
+        site.client,
+        url,
+        page_client.seal(page.key, page.token, page_client.form({}, PASSWORD, "new-pfx-pass")),
+    )
+    assert (status, result["done"]) == (200, True), result
+    pfx = base64.b64decode(result["file"]["data"])
+    assert result["file"]["name"].endswith(".pfx")
+    opened = npki.open_pfx(pfx, b"new-pfx-pass")
+    assert opened.certificate.holder == "홍길동"
+
+
+async def test_an_npki_export_needs_no_password_on_its_page(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+) -> None:
+    """The original NPKI files come back as they are: the page asks no password."""
+    await _register_through_page(site, USER, holder, seed_key)
+    await site.say(USER, "메뉴")
+    await site.press(USER, "인증서 내보내기")
+    answer = await site.press(USER, "NPKI (zip)")
+    (url,) = page_links(answer)
+    page = await page_client.open_page(site.client, url)
+    assert 'id="password"' not in page.html
+    status, result = await page_client.submit(
+        site.client, url, page_client.seal(page.key, page.token, page_client.form({}))
+    )
+    assert (status, result["done"]) == (200, True), result
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(result["file"]["data"])))
+    names = archive.namelist()
+    assert any(name.endswith("/signPri.key") for name in names)
+    assert archive.read(next(n for n in names if n.endswith("signPri.key"))) == seed_key
+
+
+# --- rendering limits --------------------------------------------------------------------
+
+
+async def test_every_answer_fits_kakaos_limits(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+) -> None:
+    """Through a whole session every answer has 1-3 outputs, texts within 1,000, at most
+    10 quickReplies of at most 14 characters, and a body within 30,720 bytes."""
+    await _register_through_page(site, USER, holder, seed_key)
+    answers = [await site.say(USER, word) for word in ("시작", "메뉴", "/help", "/certs")]
+    answers.append(await site.press(USER, labels(site.last[USER])[0]))
+    for label in ("계좌 연결하기", "알림 설정", "개인정보와 데이터", "인증서 갱신"):
+        await site.say(USER, "메뉴")
+        answers.append(await site.press(USER, label))
+    for answer in answers:
+        _assert_fits(answer)
+
+
+def _assert_fits(answer: dict[str, Any]) -> None:
+    outputs = answer["template"]["outputs"]
+    assert 1 <= len(outputs) <= 3
+    for output in outputs:
+        if "simpleText" in output:
+            assert len(output["simpleText"]["text"].encode("utf-16-le")) // 2 <= 1000
+    quick = answer["template"].get("quickReplies", [])
+    assert len(quick) <= 10
+    assert all(len(q["label"]) <= 14 for q in quick)
+    assert len(json.dumps(answer, ensure_ascii=False).encode()) <= MAX_BODY_BYTES
+
+
+async def test_a_certificate_list_reads_as_a_list_card(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+    other_holder: Holder,
+) -> None:
+    """Choices too long for quickReplies (`홍길동 · 2026-07-01`) become listCard items that
+    carry the same tokens, and pressing one works."""
+    other_key = factory.seed_cbc_sha1_key(other_holder.plain, factory.PASSWORD)
+    await _register_through_page(site, USER, holder, seed_key)
+    await _register_through_page(site, USER, other_holder, other_key)
+    await site.say(USER, "메뉴")
+    answer = await site.press(USER, "인증서 내보내기")
+    assert "listCard" in json.dumps(answer["template"]["outputs"])
+    items = buttons(answer)
+    assert {item["title"].split(" · ")[0] for item in items} == {"홍길동", "김철수"}
+    chosen = await site.press(USER, items[0]["title"])
+    assert "PFX (아이폰·맥)" in labels(chosen)
+    _assert_fits(chosen)
+
+
+# --- the callback path ---------------------------------------------------------------------
+
+
+async def test_a_slow_answer_goes_through_the_callback_url(tmp_path: Path) -> None:
+    """When an answer is not ready in time and the block has callback on, Kakao is told
+    to wait (`useCallback`) and the answer is posted to the callback URL."""
+    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def callback(request: web.Request) -> web.Response:
+        await received.put(await request.json())
+        return web.json_response({"taskId": "t", "status": "SUCCESS"})
+
+    app = web.Application()
+    app.router.add_post("/callback/{id}", callback)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        async with running_site(
+            tmp_path, callback_after=0.0, callback_allowed=lambda _url: True
+        ) as started:
+            url = f"http://127.0.0.1:{port}/callback/abc"
+            status, answer = await started.post(skill_payload(USER, "메뉴", callback_url=url))
+            assert status == 200
+            assert answer["useCallback"] is True
+            posted = await asyncio.wait_for(received.get(), 5)
+            assert posted["version"] == "2.0"
+            assert "quickReplies" in posted["template"]
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_callback_url_off_kakao_is_never_called(site: Site) -> None:
+    """The callback URL comes in the payload: only Kakao's https hosts are called, so a
+    leaked secret cannot turn certmate into a request forwarder."""
+    assert kakao_callback_host("https://bot-api.kakao.com/v1/callback/x")
+    assert not kakao_callback_host("http://bot-api.kakao.com/x")
+    assert not kakao_callback_host("https://kakao.com.evil.example/x")
+    assert not kakao_callback_host("https://127.0.0.1/x")
+    answer = await site.say(USER, "메뉴", callback_url="https://127.0.0.1:1/steal")
+    assert "useCallback" not in answer
+
+
+async def test_reminders_for_kakao_users_wait_as_notices_without_the_event_api(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+) -> None:
+    """Without the Event API a Kakao user's reminder is kept and shown at their next
+    message (the notifier for Kakao is the notice one)."""
+    kept = notifiers(site.world.assistant.services)
+    assert isinstance(kept[Channel.KAKAO], NoticeNotifier)
+    user_id = await site.world.user_id(USER, Channel.KAKAO)
+    assert user_id is None
+    await _register_through_page(site, USER, holder, seed_key)
+    user_id = await site.world.user_id(USER, Channel.KAKAO)
+    assert user_id is not None
+    async with site.world.database.write() as session:
+        await notices.add(
+            session,
+            user_id,
+            message_id="m1",
+            text="인증서 만료 D-7",
+            choices=[],
+            certificates=[],
+            now=site.world.clock(),
+        )
+    answer = await site.say(USER, "안녕")
+    assert "인증서 만료 D-7" in texts(answer)
