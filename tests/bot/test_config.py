@@ -9,6 +9,7 @@ value of the wrong type, is an error that names it.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from pathlib import Path
 
@@ -253,3 +254,58 @@ def test_loaded_limits_reach_npki(tmp_path: Path) -> None:
     limits = load_settings(path, environ).limits.npki()
     assert limits.zip_ratio == 42
     assert limits.kdf_iterations_max == 1000
+
+
+# --- [kakao] ------------------------------------------------------------------------
+
+KAKAO_SECRET = "sixteen-chars-or-more"  # noqa: S105  (a test value)
+
+
+def test_kakao_from_the_file(tmp_path: Path) -> None:
+    """Booleans and lists of text are read as such."""
+    path = write_config(
+        tmp_path,
+        f'[kakao]\nenabled = true\nsecret = "{KAKAO_SECRET}"\nbot_ids = ["a1!", "b2"]\n',
+    )
+    kakao = load_settings(path, {}).kakao
+    assert kakao.enabled is True
+    assert kakao.bot_ids == ("a1!", "b2")
+    assert kakao.event_bot == "a1!"
+
+
+def test_kakao_from_the_environment(tmp_path: Path) -> None:
+    """`CERTMATE_KAKAO__ENABLED=true` and a comma-separated `BOT_IDS` work from the
+    environment, as containers set them."""
+    env = {
+        "CERTMATE_KAKAO__ENABLED": "true",
+        "CERTMATE_KAKAO__SECRET": KAKAO_SECRET,
+        "CERTMATE_KAKAO__BOT_IDS": "a1!, b2",
+    }
+    kakao = load_settings(write_config(tmp_path, ""), env).kakao
+    assert (kakao.enabled, kakao.bot_ids) == (True, ("a1!", "b2"))
+    off = load_settings(write_config(tmp_path, ""), {"CERTMATE_KAKAO__ENABLED": "no"}).kakao
+    assert off.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("enabled = true", "[kakao] secret must be set"),
+        ('enabled = true\nsecret = "short"', "[kakao] secret must be set"),
+        ('enabled = "yes"', "[kakao] enabled must be true or false"),
+        ("bot_ids = [1, 2]", "[kakao] bot_ids must be a list of texts"),
+        ('path = "kakao"', "[kakao] path must start with /"),
+        ('secret_header = "X Bad: header"', "[kakao] secret_header must be an HTTP header name"),
+        ('event_api_key = "k"', "[kakao] event_api_key needs event_bot_id"),
+    ],
+)
+def test_kakao_mistakes_are_errors_naming_the_key(tmp_path: Path, text: str, says: str) -> None:
+    """Kakao on without a secret is refused: Kakao does not sign skill requests."""
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_settings(write_config(tmp_path, f"[kakao]\n{text}\n"), {})
+
+
+def test_a_bad_boolean_in_the_environment_names_the_variable(tmp_path: Path) -> None:
+    """Only true/false (1/0, yes/no) are booleans; anything else names the variable."""
+    with pytest.raises(ConfigError, match="CERTMATE_KAKAO__ENABLED"):
+        load_settings(write_config(tmp_path, ""), {"CERTMATE_KAKAO__ENABLED": "maybe"})
