@@ -60,6 +60,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/reminder_dispatch.py
 	$(BIN)/python bench/telegram_updates.py
+	$(BIN)/python bench/kakao_skill.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -90,3 +90,25 @@ def test_reminder_dispatch_benchmark_keeps_the_rate_without_429() -> None:
     assert unpaced["responses_429"] > 0, unpaced
     assert unpaced["sent"] < 90, unpaced
     assert unpaced["sent"] + unpaced["refused"] == 90, unpaced
+
+
+def test_kakao_skill_benchmark_runs_certmate_and_the_bare_endpoint() -> None:
+    """bench/kakao_skill.py (short form): `certmate run` answers every skill request of
+    the menu/flow/list mix, the bare endpoint too, and the ratio is reported. The goal
+    (half the bare rate, p99 under 50 ms) is not met yet: see the README's figures."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "kakao_skill.py"), "--requests", "640",
+         "--clients", "64", "--json"],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=180,
+    )  # fmt: skip
+    figures = json.loads(result.stdout)
+    assert figures["requests"] == 640
+    assert figures["certmate_per_s"] > 0, figures
+    assert figures["bare_per_s"] > figures["certmate_per_s"], figures
+    assert figures["ratio"] == pytest.approx(
+        figures["certmate_per_s"] / figures["bare_per_s"], rel=0.01
+    )
+    assert figures["certmate_p99_ms"] < 5_000, figures  # Kakao gives a skill 5 seconds
