@@ -134,7 +134,7 @@ def _register_form(view: PageView) -> str:
 <label for="files">{_e(t("page.files_label"))}</label>
 <input id="files" name="files" type="file" multiple accept=".der,.key,.zip,.pfx,.p12">
 <label for="password">{_e(t("page.password_label"))}</label>
-<input id="password" name="password" type="password" autocomplete="off" required>
+<input id="password" name="password" type="password" autocomplete="off">
 <button id="submit" type="submit">{_e(t("page.submit_register"))}</button>
 </form>"""
 

@@ -190,8 +190,11 @@ async def _from_page(
             ctx.say("add.nothing_new")
             return None
         pending = [item.certificate.fingerprint_sha256 for item in new if item.has_key]
-        if not pending:
+        if not pending and form.password:
             return _page_retry(ctx, previous, "page.need_key")
+        if not pending:  # a certificate alone and no password: reminders only, on purpose
+            await _reminders_only(ctx, files)
+            return None
     return await _try_password(
         ctx, Data(pending=pending), files, form.password, page=True, previous=previous
     )

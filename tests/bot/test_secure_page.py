@@ -14,8 +14,9 @@ import sqlalchemy as sa
 
 from bot.secure_page import POLICY
 from handlers.messages import Document, Inbound, OpenLink, Reply
+from storage import certificates
 from storage.models import Channel, SecureLink
-from tests import page_client
+from tests import factory, page_client
 from tests.bot.kakao_site import Site, page_links
 from tests.conftest import Holder
 from tests.handlers.conftest import PASSWORD
@@ -268,3 +269,51 @@ async def test_concurrent_submissions_use_a_link_once(
     registered = [a for s, a in results if s == 200 and any("홍길동" in m for m in a["messages"])]
     assert len(registered) == 1
     assert all(answer["done"] for _, answer in results)
+
+
+async def test_a_pfx_and_a_zip_register_through_the_page(
+    site: Site, holder: Holder, seed_key: bytes, other_holder: Holder
+) -> None:
+    """The page takes what the chat takes: a .pfx (its password opens it) and a zipped
+    NPKI folder."""
+    pfx = factory.openssl_pfx(other_holder.key, other_holder.cert, PASSWORD, cipher="aes")
+    url = await _register_link(site)
+    status, answer = await page_client.submit_form(
+        site.client, url, page_client.form({"김철수.pfx": pfx}, "wrong")
+    )
+    assert (status, answer["done"]) == (200, False)
+    status, answer = await page_client.submit_form(
+        site.client, url, page_client.form({"김철수.pfx": pfx}, PASSWORD)
+    )
+    assert (status, answer["done"]) == (200, True), answer
+    assert "김철수" in "\n".join(answer["messages"])
+    folder = factory.npki_folder("yessign", "cn=x")
+    archive = factory.make_zip(
+        {f"{folder}/signCert.der": holder.cert_der, f"{folder}/signPri.key": seed_key}
+    )
+    url = await _register_link(site)
+    status, answer = await page_client.submit_form(
+        site.client, url, page_client.form({"NPKI.zip": archive}, PASSWORD)
+    )
+    assert (status, answer["done"]) == (200, True), answer
+    assert "홍길동" in "\n".join(answer["messages"])
+
+
+async def test_a_certificate_alone_registers_for_reminders_only_without_a_password(
+    site: Site, holder: Holder
+) -> None:
+    """signCert.der alone with a password: the key is missing (said, the link stays
+    open); with the password left empty: registered for reminders only, no key kept."""
+    url = await _register_link(site)
+    alone = {"signCert.der": holder.cert_der}
+    status, answer = await page_client.submit_form(site.client, url, page_client.form(alone, "pw"))
+    assert (status, answer["done"]) == (200, False)
+    assert "signPri.key" in "\n".join(answer["messages"])
+    status, answer = await page_client.submit_form(site.client, url, page_client.form(alone))
+    assert (status, answer["done"]) == (200, True), answer
+    assert "알림용으로 등록했어요" in "\n".join(answer["messages"])
+    user_id = await site.world.user_id(USER, Channel.KAKAO)
+    assert user_id is not None
+    async with site.world.database.read() as session:
+        (row,) = await certificates.list_active(session, user_id)
+    assert not row.has_private_key

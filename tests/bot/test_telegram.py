@@ -11,6 +11,7 @@ import asyncio
 import logging
 import zipfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -485,3 +486,37 @@ async def test_a_due_reminder_reaches_the_telegram_chat(
     assert "D-30" in reminder["text"]
     assert _buttons([reminder])
     assert await sweeper.run(START) == []
+
+
+async def test_the_password_request_offers_the_secure_page_as_a_web_app(
+    api: FakeBotApi, world: World, holder: Holder, seed_key: bytes
+) -> None:
+    """Beside the password request comes the secure page: with an https public URL as a
+    Telegram Web App button, else as a plain link in the text (Telegram takes only https
+    on buttons)."""
+    for public_url, web_app in (("https://certmate.example", True), ("http://127.0.0.1:9", False)):
+        world.settings = replace(world.settings, public_url=public_url)
+        world.restart()
+        channel = _channel(world, api)
+        await channel.start()
+        try:
+            await _exchange(
+                api, channel, api.document_update(USER, "signCert.der", holder.cert_der)
+            )
+            sent = await _exchange(api, channel, api.document_update(USER, "signPri.key", seed_key))
+            await _exchange(api, channel, api.text_update(USER, "/cancel"))
+        finally:
+            await channel.stop(grace=5)
+        page = [m for m in sent if "보안 페이지에서" in str(m.get("text", ""))]
+        assert len(page) == 1, _texts(sent)
+        buttons = [
+            button
+            for row in (page[0].get("reply_markup") or {}).get("inline_keyboard", [])
+            for button in row
+        ]
+        if web_app:
+            (button,) = buttons
+            assert button["web_app"]["url"].startswith("https://certmate.example/u/")
+        else:
+            assert buttons == []
+            assert "http://127.0.0.1:9/u/" in page[0]["text"]
