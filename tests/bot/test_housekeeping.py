@@ -1,5 +1,5 @@
-"""Housekeeping forgets old handled updates, expired buttons and old shown notices, and
-nothing else."""
+"""Housekeeping forgets old handled updates, expired buttons and secure links and old
+shown notices, and nothing else."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from bot.housekeeping import NOTICE_MEMORY, UPDATE_MEMORY, tidy
-from storage import buttons, notices, updates, users
+from storage import buttons, links, notices, updates, users
 from storage.database import Database
-from storage.models import ButtonToken, Channel, Notice, ProcessedUpdate
+from storage.models import ButtonToken, Channel, Notice, ProcessedUpdate, SecureLink
 from storage.vault import Vault
 
 NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
@@ -36,6 +36,8 @@ async def test_tidy_keeps_pending_updates_and_valid_buttons(
             await buttons.issue(session, Channel.TELEGRAM, f"u{number}", action, NOW)
         kept = await buttons.issue(session, Channel.TELEGRAM, "u", action, NOW + timedelta(days=1))
         owner = await users.get_or_create(session, Channel.CONSOLE, "c", OLD)
+        await links.issue(session, vault, owner.id or 0, links.Purpose.REGISTER, OLD)
+        live_link = await links.issue(session, vault, owner.id or 0, links.Purpose.REGISTER, NOW)
         for message_id in ("shown-long-ago", "shown-lately", "not-shown"):
             await notices.add(
                 session, owner.id or 0, message_id=message_id, text="D-30",
@@ -48,7 +50,7 @@ async def test_tidy_keeps_pending_updates_and_valid_buttons(
             elif notice.message_id == "not-shown":
                 notice.shown_at = None
     tidied = await tidy(database, NOW, batch=2)
-    assert (tidied.updates, tidied.buttons, tidied.notices) == (5, 3, 1)
+    assert (tidied.updates, tidied.buttons, tidied.notices, tidied.links) == (5, 3, 1, 1)
     async with database.read() as session:
         left = sorted((await session.scalars(select(ProcessedUpdate.update_id))).all())
         tokens = (await session.scalars(select(ButtonToken.token))).all()
@@ -57,3 +59,6 @@ async def test_tidy_keeps_pending_updates_and_valid_buttons(
     async with database.read() as session:
         kept_notices = sorted((await session.scalars(select(Notice.message_id))).all())
     assert kept_notices == ["not-shown", "shown-lately"]
+    async with database.read() as session:
+        kept_links = (await session.scalars(select(SecureLink.token_hash))).all()
+    assert kept_links == [links.token_hash(live_link.token)]
