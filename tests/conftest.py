@@ -84,6 +84,17 @@ def seed_key(holder: Holder) -> bytes:
     return factory.seed_cbc_sha1_key(holder.plain, factory.PASSWORD)
 
 
+@pytest.fixture
+def pair_files(tmp_path: Path, holder: Holder, seed_key: bytes) -> tuple[Path, Path]:
+    """signCert.der and signPri.key on disk, in an NPKI-style folder."""
+    folder = tmp_path / "npki"
+    folder.mkdir()
+    cert, key = folder / "signCert.der", folder / "signPri.key"
+    cert.write_bytes(holder.cert_der)
+    key.write_bytes(seed_key)
+    return cert, key
+
+
 # --- databases: every storage-backed test runs on SQLite and on PostgreSQL --------
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

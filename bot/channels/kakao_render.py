@@ -17,6 +17,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, Final
 
+from bot.channels.utf16 import fitting, utf16_len
 from handlers.messages import Choice, Delete, OpenLink, Outbound, Reply, SendDocument
 
 MAX_OUTPUTS: Final = 3
@@ -96,7 +97,7 @@ def _choices(replies: Sequence[Reply]) -> list[Choice]:
 
 def _fit_quick_replies(choices: Sequence[Choice]) -> bool:
     return len(choices) <= MAX_QUICK_REPLIES and all(
-        _utf16_len(c.label) <= MAX_LABEL for c in choices
+        utf16_len(c.label) <= MAX_LABEL for c in choices
     )
 
 
@@ -157,11 +158,11 @@ def _text_chunks(texts: Sequence[str], cards: int) -> list[str]:
     chunks: list[str] = []
     rest = joined
     while rest and len(chunks) < budget:
-        if _utf16_len(rest) <= MAX_TEXT:
+        if utf16_len(rest) <= MAX_TEXT:
             chunks.append(rest)
             rest = ""
             break
-        fits = _fitting(rest, MAX_TEXT)
+        fits = fitting(rest, MAX_TEXT)
         at = rest.rfind("\n", 0, fits + 1)
         cut = at if at > fits // 2 else fits
         chunks.append(rest[:cut].rstrip())
@@ -174,27 +175,13 @@ def _text_chunks(texts: Sequence[str], cards: int) -> list[str]:
 def truncate(text: str, limit: int = MAX_TEXT) -> str:
     """`text` within `limit` UTF-16 code units: cut at the last line end that fits and
     marked with "…" on a line of its own (mid-line only when no line end fits)."""
-    if _utf16_len(text) <= limit:
+    if utf16_len(text) <= limit:
         return text
-    fits = _fitting(text, limit - 2)  # room for "\n…"
+    fits = fitting(text, limit - 2)  # room for "\n…"
     cut = text.rfind("\n", 0, fits + 1)
     if cut > 0 and text[:cut].strip():
         return f"{text[:cut].rstrip()}\n{ELLIPSIS}"
-    return text[: _fitting(text, limit - 1)] + ELLIPSIS
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
-def _fitting(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-16 code units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
+    return text[: fitting(text, limit - 1)] + ELLIPSIS
 
 
 def _size(response: Json) -> int:

@@ -39,6 +39,7 @@ from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, Telegr
 from telegram.ext import Application, ExtBot
 
 from bot.channels.telegram_limits import TelegramRateLimiter
+from bot.channels.utf16 import fitting
 from bot.config import TelegramSettings
 from bot.inbox import Body, Inbox
 from bot.reminders.notifiers import NotifierError, UserUnreachable
@@ -401,7 +402,7 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     cut at line ends where possible."""
     pieces: list[str] = []
     rest = text
-    while (fits := _fitting(rest, limit)) < len(rest):
+    while (fits := fitting(rest, limit)) < len(rest):
         cut = rest.rfind("\n", 0, fits + 1)
         if cut <= 0:
             cut = fits
@@ -410,16 +411,6 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     if rest or not pieces:
         pieces.append(rest)
     return pieces
-
-
-def _fitting(text: str, limit: int) -> int:
-    """How many characters of `text` fit in `limit` UTF-16 code units."""
-    units = 0
-    for index, char in enumerate(text):
-        units += 2 if ord(char) > 0xFFFF else 1
-        if units > limit:
-            return index
-    return len(text)
 
 
 async def _answer(query: CallbackQuery) -> None:

@@ -247,32 +247,41 @@ async def test_registration_goes_through_the_secure_page(
     assert "이미 사용했어요" in again.html
 
 
+async def _export_page(
+    site: Site, holder: Holder, seed_key: bytes, target: str
+) -> tuple[str, page_client.Page]:
+    """Register through the page, then take "인증서 내보내기" and `target`: the export
+    page's address and what it shows."""
+    await _register_through_page(site, USER, holder, seed_key)
+    await site.say(USER, "메뉴")
+    await site.press(USER, "인증서 내보내기")
+    (url,) = page_links(await site.press(USER, target))
+    return url, await page_client.open_page(site.client, url)
+
+
 async def test_export_goes_through_the_secure_page_and_the_file_comes_back_there(
     site: Site,
     holder: Holder,
     seed_key: bytes,
 ) -> None:
     """KakaoTalk cannot carry files: "PFX" answers with a page that asks for the new PFX
-    password and the certificate's own, and hands back a PFX that opens with the new one."""
-    await _register_through_page(site, USER, holder, seed_key)
-    await site.say(USER, "메뉴")
-    await site.press(USER, "인증서 내보내기")
-    answer = await site.press(USER, "PFX (아이폰·맥)")
-    (url,) = page_links(answer)
-    page = await page_client.open_page(site.client, url)
+    password and the certificate's own (a short new one, or a wrong own one, can be
+    retried there), and hands back a PFX that opens with the new one."""
+    url, page = await _export_page(site, holder, seed_key, "PFX (아이폰·맥)")
     assert 'id="new-password"' in page.html
     assert 'id="password"' in page.html
-    status, short = await page_client.submit(
-        site.client,
-        url,
-        page_client.seal(page.key, page.token, page_client.form({}, PASSWORD, "123")),
-    )
-    assert (status, short["done"]) == (200, False)
-    status, result = await page_client.submit(
-        site.client,
-        url,
-        page_client.seal(page.key, page.token, page_client.form({}, PASSWORD, "new-pfx-pass")),
-    )
+    for password, new_password, said in (
+        (PASSWORD, "123", "6"),
+        ("wrong", "new-pfx-pass", "(1/5)"),
+    ):
+        sealed = page_client.seal(
+            page.key, page.token, page_client.form({}, password, new_password)
+        )
+        status, retry = await page_client.submit(site.client, url, sealed)
+        assert (status, retry["done"]) == (200, False)
+        assert said in "\n".join(retry["messages"])
+    sealed = page_client.seal(page.key, page.token, page_client.form({}, PASSWORD, "new-pfx-pass"))
+    status, result = await page_client.submit(site.client, url, sealed)
     assert (status, result["done"]) == (200, True), result
     pfx = base64.b64decode(result["file"]["data"])
     assert result["file"]["name"].endswith(".pfx")
@@ -286,12 +295,7 @@ async def test_an_npki_export_needs_no_password_on_its_page(
     seed_key: bytes,
 ) -> None:
     """The original NPKI files come back as they are: the page asks no password."""
-    await _register_through_page(site, USER, holder, seed_key)
-    await site.say(USER, "메뉴")
-    await site.press(USER, "인증서 내보내기")
-    answer = await site.press(USER, "NPKI (zip)")
-    (url,) = page_links(answer)
-    page = await page_client.open_page(site.client, url)
+    url, page = await _export_page(site, holder, seed_key, "NPKI (zip)")
     assert 'id="password"' not in page.html
     status, result = await page_client.submit(
         site.client, url, page_client.seal(page.key, page.token, page_client.form({}))

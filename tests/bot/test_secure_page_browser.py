@@ -12,7 +12,6 @@ import io
 import zipfile
 from pathlib import Path
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -26,17 +25,6 @@ from tests.conftest import Holder
 from tests.handlers.conftest import PASSWORD
 
 USER = "browser-user"
-
-
-@pytest.fixture
-def pair_files(tmp_path: Path, holder: Holder, seed_key: bytes) -> tuple[Path, Path]:
-    """signCert.der and signPri.key on disk, as the user picks them."""
-    folder = tmp_path / "npki"
-    folder.mkdir()
-    cert, key = folder / "signCert.der", folder / "signPri.key"
-    cert.write_bytes(holder.cert_der)
-    key.write_bytes(seed_key)
-    return cert, key
 
 
 def _status(driver: webdriver.Chrome, contains: str) -> str:

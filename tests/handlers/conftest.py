@@ -10,18 +10,6 @@ import pytest
 from tests import factory
 from tests.conftest import Holder
 
-
-@pytest.fixture
-def pair_files(tmp_path: Path, holder: Holder, seed_key: bytes) -> tuple[Path, Path]:
-    """signCert.der and signPri.key on disk, in an NPKI-style folder."""
-    folder = tmp_path / "npki"
-    folder.mkdir()
-    cert, key = folder / "signCert.der", folder / "signPri.key"
-    cert.write_bytes(holder.cert_der)
-    key.write_bytes(seed_key)
-    return cert, key
-
-
 PASSWORD = factory.PASSWORD.decode()
 
 
