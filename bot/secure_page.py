@@ -19,7 +19,6 @@ from typing import Final
 from aiohttp import web
 
 from handlers.pages import PageView, SecurePages
-from storage.links import Purpose
 
 PAGE_ROUTE: Final = "/u/{token}"
 SCRIPT_PATH: Final = "/static/secure-page.js"
@@ -65,7 +64,7 @@ def _static(data: bytes, content_type: str) -> Callable[[web.Request], Awaitable
 async def _show(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     view = await request.app[_PAGES_KEY].view(token)
-    status = 410 if view.refusal is not None else 200
+    status = 410 if view.refusal else 200
     return web.Response(
         text=render(view, token), status=status, content_type="text/html", headers=HEADERS
     )
@@ -86,78 +85,63 @@ async def _submit(request: web.Request) -> web.Response:
 
 def render(view: PageView, token: str) -> str:
     """The page's HTML: a form for an open link, a short explanation for any other."""
-    t = view.texts
-    if view.refusal is not None:
-        title, content = "certmate", f"<p>{_e(t(f'page.{view.refusal.value}'))}</p>"
-    elif view.purpose is Purpose.EXPORT:
-        title, content = t("page.title_export"), _export_form(view)
-    else:
-        title, content = t("page.title_register"), _register_form(view)
+    w = view.words
+    content = f"<p>{_e(view.refusal)}</p>" if view.refusal else _form(view)
     data = {
         "token": token,
         "key": view.public_key,
         "max-bytes": str(view.upload_bytes),
-        "working": t("page.working"),
-        "failed": t("page.failed"),
-        "no-webcrypto": t("page.no_webcrypto"),
-        "back-to-chat": t("page.back_to_chat"),
-        "download": t("page.download"),
-        "too-big": t("page.too_big", name="{name}"),
+        "working": w.working,
+        "failed": w.failed,
+        "no-webcrypto": w.no_webcrypto,
+        "back-to-chat": w.back_to_chat,
+        "download": w.download,
+        "too-big": w.too_big,
     }
     attributes = " ".join(f'data-{name}="{_e(value)}"' for name, value in data.items())
     return f"""<!doctype html>
-<html lang="{_e(t.locale)}">
+<html lang="{_e(w.locale)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>{_e(title)}</title>
+<title>{_e(w.title)}</title>
 <link rel="stylesheet" href="{STYLE_PATH}">
 <script src="{SCRIPT_PATH}" defer></script>
 </head>
 <body {attributes}>
-<h1>{_e(title)}</h1>
+<h1>{_e(w.title)}</h1>
 {content}
 <div id="status" role="status" aria-live="polite"></div>
 <div id="result"></div>
-<p class="note">{_e(t("page.privacy"))}</p>
+<p class="note">{_e(w.privacy)}</p>
 </body>
 </html>
 """
 
 
-def _register_form(view: PageView) -> str:
-    t = view.texts
-    lead = t("page.lead_held") if view.held_files else t("page.lead_register")
-    return f"""<p>{_e(lead)}</p>
-<form id="page-form" autocomplete="off">
-<label for="files">{_e(t("page.files_label"))}</label>
-<input id="files" name="files" type="file" multiple accept=".der,.key,.zip,.pfx,.p12">
-<label for="password">{_e(t("page.password_label"))}</label>
-<input id="password" name="password" type="password" autocomplete="off">
-<button id="submit" type="submit">{_e(t("page.submit_register"))}</button>
-</form>"""
-
-
-def _export_form(view: PageView) -> str:
-    t = view.texts
+def _form(view: PageView) -> str:
+    w = view.words
     fields = ""
+    if view.asks_files:
+        fields += f"""<label for="files">{_e(w.files_label)}</label>
+<input id="files" name="files" type="file" multiple accept=".der,.key,.zip,.pfx,.p12">
+"""
     if view.needs_new_password:
-        label = t("page.new_password_label", minimum=view.new_password_minimum)
-        fields += f"""<label for="new-password">{_e(label)}</label>
+        fields += f"""<label for="new-password">{_e(w.new_password_label)}</label>
 <input id="new-password" name="new-password" type="password" autocomplete="new-password"
  minlength="{view.new_password_minimum}" required>
 """
     if view.needs_password:
-        fields += f"""<label for="password">{_e(t("page.password_label"))}</label>
-<input id="password" name="password" type="password" autocomplete="off" required>
+        # Not required: a certificate alone, with no password, registers for reminders only.
+        fields += f"""<label for="password">{_e(w.password_label)}</label>
+<input id="password" name="password" type="password" autocomplete="off">
 """
     else:
-        fields += f"<p>{_e(t('page.no_password_needed'))}</p>\n"
-    lead = t("page.lead_export", holder=view.holder, format=view.format_label)
-    return f"""<p>{_e(lead)}</p>
+        fields += f"<p>{_e(w.no_password_needed)}</p>\n"
+    return f"""<p>{_e(w.lead)}</p>
 <form id="page-form" autocomplete="off">
-{fields}<button id="submit" type="submit">{_e(t("page.submit_export"))}</button>
+{fields}<button id="submit" type="submit">{_e(w.submit)}</button>
 </form>"""
 
 

@@ -28,18 +28,38 @@ PKCS12: Final = "pkcs12"
 
 
 @dataclass(frozen=True, slots=True)
-class PageView:
-    """What the page for one token shows."""
+class PageWords:
+    """Every text the page shows, in the link owner's language."""
 
-    texts: Texts
-    refusal: Refusal | None = None
+    locale: str
+    title: str = ""
+    lead: str = ""
+    files_label: str = ""
+    password_label: str = ""
+    new_password_label: str = ""
+    no_password_needed: str = ""
+    submit: str = ""
+    working: str = ""
+    failed: str = ""
+    too_big: str = ""
+    """With `{name}` left in, for the script to fill."""
+    no_webcrypto: str = ""
+    back_to_chat: str = ""
+    download: str = ""
+    privacy: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PageView:
+    """What the page for one token shows: a refusal, or a form."""
+
+    words: PageWords
+    refusal: str = ""
+    """Why there is no form (expired, used, unknown link), said in words."""
     purpose: Purpose = Purpose.REGISTER
     public_key: str = ""
     """The link's key, base64url (an uncompressed P-256 point)."""
-    held_files: bool = False
-    """Register: the chat already holds the files; the password alone is enough."""
-    holder: str = ""
-    format_label: str = ""
+    asks_files: bool = True
     needs_password: bool = True
     needs_new_password: bool = False
     new_password_minimum: int = PFX_PASSWORD_MIN
@@ -68,38 +88,23 @@ class SecurePages:
         async with services.database.read() as session:
             found = await links.find(session, services.vault, token, services.clock())
             if isinstance(found, Refusal):
-                return PageView(services.catalog.texts(None), refusal=found)
+                return _refused(services.catalog.texts(None), found)
             user = await users.get(session, found.owner_id)
             texts = services.catalog.texts(user.locale)
-            view = PageView(
-                texts,
-                purpose=found.purpose,
-                public_key=base64.urlsafe_b64encode(found.public_key).decode().rstrip("="),
-                held_files=bool(found.details.get("held")),
-                upload_bytes=services.settings.limits.upload_bytes,
-            )
+            key = base64.urlsafe_b64encode(found.public_key).decode().rstrip("=")
             if found.purpose is Purpose.EXPORT:
-                return await self._export_view(session, view, found)
-            return view
-
-    async def _export_view(
-        self, session: AsyncSession, view: PageView, link: OpenedLink
-    ) -> PageView:
-        certificate_id, target = link.details.get("id"), link.details.get("target")
-        try:
-            row = await certificates.get_active(session, link.owner_id, int(str(certificate_id)))
-        except (NotFound, ValueError):
-            return PageView(view.texts, refusal=Refusal.UNKNOWN)
-        pfx = target == "pfx"
-        needs_password = row.has_private_key and (pfx or row.key_encryption == PKCS12)
+                return await _export_view(session, texts, found, key)
+        held = bool(found.details.get("held"))
         return PageView(
-            view.texts,
-            purpose=view.purpose,
-            public_key=view.public_key,
-            holder=row.holder,
-            format_label="PFX" if pfx else "NPKI (zip)",
-            needs_password=needs_password,
-            needs_new_password=needs_password and pfx,
+            _words(
+                texts,
+                title=texts("page.title_register"),
+                lead=texts("page.lead_held" if held else "page.lead_register"),
+                submit=texts("page.submit_register"),
+            ),
+            purpose=found.purpose,
+            public_key=key,
+            upload_bytes=services.settings.limits.upload_bytes,
         )
 
     async def submit(self, token: str, envelope: bytes) -> PageAnswer:
@@ -135,27 +140,50 @@ class SecurePages:
         )
 
 
-PAGE_TEXT_KEYS: Final = (
-    "page.title_register",
-    "page.title_export",
-    "page.lead_register",
-    "page.lead_held",
-    "page.lead_export",
-    "page.files_label",
-    "page.password_label",
-    "page.new_password_label",
-    "page.no_password_needed",
-    "page.submit_register",
-    "page.submit_export",
-    "page.working",
-    "page.no_webcrypto",
-    "page.failed",
-    "page.too_big",
-    "page.back_to_chat",
-    "page.download",
-    "page.privacy",
-    "page.expired",
-    "page.unknown",
-    "page.used",
-)
-"""Texts the page itself shows (`page.<refusal>` is built from `Refusal` too)."""
+async def _export_view(session: AsyncSession, texts: Texts, link: OpenedLink, key: str) -> PageView:
+    """The export page: which passwords it asks depends on the certificate and format."""
+    certificate_id, target = link.details.get("id"), link.details.get("target")
+    if not isinstance(certificate_id, int):
+        return _refused(texts, Refusal.UNKNOWN)
+    try:
+        row = await certificates.get_active(session, link.owner_id, certificate_id)
+    except NotFound:
+        return _refused(texts, Refusal.UNKNOWN)
+    pfx = target == "pfx"
+    needs_password = row.has_private_key and (pfx or row.key_encryption == PKCS12)
+    lead = texts("page.lead_export", holder=row.holder, format="PFX" if pfx else "NPKI (zip)")
+    words = _words(
+        texts, title=texts("page.title_export"), lead=lead, submit=texts("page.submit_export")
+    )
+    return PageView(
+        words,
+        purpose=link.purpose,
+        public_key=key,
+        asks_files=False,
+        needs_password=needs_password,
+        needs_new_password=needs_password and pfx,
+    )
+
+
+def _refused(texts: Texts, refusal: Refusal) -> PageView:
+    return PageView(_words(texts, title="certmate"), refusal=texts(f"page.{refusal.value}"))
+
+
+def _words(texts: Texts, *, title: str, lead: str = "", submit: str = "") -> PageWords:
+    return PageWords(
+        texts.locale,
+        title=title,
+        lead=lead,
+        files_label=texts("page.files_label"),
+        password_label=texts("page.password_label"),
+        new_password_label=texts("page.new_password_label", minimum=PFX_PASSWORD_MIN),
+        no_password_needed=texts("page.no_password_needed"),
+        submit=submit,
+        working=texts("page.working"),
+        failed=texts("page.failed"),
+        too_big=texts("page.too_big", name="{name}"),
+        no_webcrypto=texts("page.no_webcrypto"),
+        back_to_chat=texts("page.back_to_chat"),
+        download=texts("page.download"),
+        privacy=texts("page.privacy"),
+    )
