@@ -116,14 +116,14 @@ async def _ask_format(ctx: Context, certificate_id: int) -> State | None:
 
 async def _chosen(ctx: Context, row: Certificate, target: str) -> State | None:
     assert row.id is not None  # noqa: S101  (rows come from the database)
-    files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
-    if not row.has_private_key and not ctx.page_only:
-        ctx.say("export.certificate_only")
-        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
-        return None
     if ctx.page_only:  # the file cannot come in this chat, nor a password be typed there
         url = await page_url(ctx, Purpose.EXPORT, id=row.id, target=target)
         ctx.link(url, "page.export_button", "page.export_intro")
+        return None
+    files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
+    if not row.has_private_key:
+        ctx.say("export.certificate_only")
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
         return None
     if target == "npki" and "signPri.key" in files:
         await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))

@@ -430,3 +430,30 @@ async def test_reminders_for_kakao_users_wait_as_notices_without_the_event_api(
         )
     answer = await site.say(USER, "안녕")
     assert "인증서 만료 D-7" in texts(answer)
+
+
+async def test_a_certificate_that_came_as_a_pfx_asks_its_password_for_an_npki_export(
+    site: Site, other_holder: Holder
+) -> None:
+    """ "NPKI (zip)" of a certificate registered from a .pfx converts the key, so the
+    export page asks the certificate's password, and the zip's key opens with it."""
+    pfx = factory.openssl_pfx(other_holder.key, other_holder.cert, PASSWORD, cipher="aes")
+    await site.say(USER, "메뉴")
+    (url,) = page_links(await site.press(USER, "인증서 등록"))
+    status, _ = await page_client.submit_form(
+        site.client, url, page_client.form({"a.pfx": pfx}, PASSWORD)
+    )
+    assert status == 200
+    await site.say(USER, "메뉴")
+    await site.press(USER, "인증서 내보내기")
+    (url,) = page_links(await site.press(USER, "NPKI (zip)"))
+    page = await page_client.open_page(site.client, url)
+    assert 'id="password"' in page.html
+    assert 'id="new-password"' not in page.html
+    sealed = page_client.seal(page.key, page.token, page_client.form({}, PASSWORD))
+    status, result = await page_client.submit(site.client, url, sealed)
+    assert (status, result["done"]) == (200, True), result
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(result["file"]["data"])))
+    files = {name.rsplit("/", 1)[1]: archive.read(name) for name in archive.namelist()}
+    opened = npki.open_pair(files["signCert.der"], files["signPri.key"], PASSWORD.encode())
+    assert opened.certificate.holder == "김철수"
