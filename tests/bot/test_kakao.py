@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 import npki
@@ -22,7 +23,7 @@ from bot.channels.kakao_render import MAX_BODY_BYTES
 from bot.reminders.notifiers import NoticeNotifier
 from handlers.messages import Inbound, Outbound, Reply
 from storage import certificates, notices, users
-from storage.models import Channel
+from storage.models import Channel, User
 from tests import factory, page_client
 from tests.bot.kakao_site import (
     SECRET,
@@ -103,12 +104,17 @@ async def test_malformed_payloads_are_400_and_the_server_keeps_serving(
 
 async def test_old_and_current_payload_shapes_are_the_same_user(site: Site) -> None:
     """The older payload (talk_user_id, plusfriend_user_key) and the current one
-    (botUserKey, plusfriendUserKey) name the same user by `user.id`."""
+    (botUserKey, plusfriendUserKey) name the same user: by `user.id`, or in an old
+    payload without it by `properties.talk_user_id`."""
     await site.say(USER, "시작", shape="old")
     await site.say(USER, "메뉴", shape="current")
+    no_id = skill_payload(USER, "도움말", shape="old")
+    del no_id["userRequest"]["user"]["id"]  # only properties.talk_user_id names them
+    status, _ = await site.post(no_id)
+    assert status == 200
     async with site.world.database.read() as session:
-        rows = [await users.find(session, Channel.KAKAO, USER)]
-    assert len([row for row in rows if row is not None]) == 1
+        kakao_users = (await session.scalars(sa.select(User.user_key))).all()
+    assert kakao_users == [USER]
 
 
 async def test_the_menu_comes_as_quick_replies_and_a_press_carries_its_token(
