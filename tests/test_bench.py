@@ -35,18 +35,8 @@ def test_open_cert_benchmark_runs_and_beats_pypinksign() -> None:
 
 def test_storage_benchmark_uses_the_due_index() -> None:
     """bench/storage.py (short form): the sweep's query is served by ix_certificates_due."""
-    figures = _run(
-        "storage.py",
-        "--certificates",
-        "4000",
-        "--users",
-        "2000",
-        "--due",
-        "40",
-        "--runs",
-        "3",
-        timeout=300,
-    )
+    figures = _run("storage.py", "--certificates", "4000", "--users", "2000", "--due", "40",
+                   "--runs", "3", timeout=300)  # fmt: skip
     assert set(figures) == {"sqlite", "postgresql"}
     for engine, measured in figures.items():
         if "skipped" in measured:
