@@ -87,6 +87,7 @@ def run_main(_args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(settings: Settings) -> None:
     database = open_database(settings)
+    client = aiohttp.ClientSession()  # Kakao's callbacks and its Event API
     try:
         services = build_services(settings, database, lambda: datetime.now(UTC))
         await migrate.upgrade(database)
@@ -94,8 +95,7 @@ async def _run(settings: Settings) -> None:
         app = build_app()
         add_page_routes(app, SecurePages(assistant))
         telegram = _telegram(settings, assistant, app)
-        kakao = _kakao(settings, assistant, app)
-        client = aiohttp.ClientSession()
+        kakao = _kakao(settings, assistant, app, client)
         channels: dict[Channel, Notifier] = {}
         if telegram is not None:  # first, so updates left from before queue first
             await telegram.start()
@@ -139,8 +139,8 @@ async def _run(settings: Settings) -> None:
             await asyncio.wait_for(jobs.running.acquire(), max(deadline - loop.time(), 0.1))
         except TimeoutError:
             log.warning("a reminder sweep was still running; its leases will expire and retry")
-        await client.close()
     finally:
+        await client.close()
         await database.close()
 
 
@@ -203,11 +203,13 @@ def _scheduler(jobs: _Jobs, minutes: int) -> AsyncIOScheduler:
     return scheduler
 
 
-def _kakao(settings: Settings, assistant: Assistant, app: web.Application) -> KakaoChannel | None:
+def _kakao(
+    settings: Settings, assistant: Assistant, app: web.Application, client: aiohttp.ClientSession
+) -> KakaoChannel | None:
     """The KakaoTalk skill server when `[kakao] enabled` (its route added to `app`)."""
     if not settings.kakao.enabled:
         return None
-    channel = KakaoChannel(assistant, settings.kakao)
+    channel = KakaoChannel(assistant, settings.kakao, client)
     channel.add_routes(app)
     return channel
 

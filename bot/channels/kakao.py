@@ -83,28 +83,28 @@ class KakaoChannel:
         self,
         assistant: Assistant,
         settings: KakaoSettings,
+        client: aiohttp.ClientSession,
         *,
         callback_after: float = CALLBACK_AFTER,
         callback_allowed: Callable[[str], bool] = kakao_callback_host,
     ) -> None:
+        """`client` posts callback answers; it is the caller's, closed by the caller."""
         self.assistant = assistant
         self.settings = settings
+        self.client = client
         self.callback_after = callback_after
         self.callback_allowed = callback_allowed
         self._secret = settings.secret.encode()
         self._bot_ids = frozenset(settings.bot_ids)
-        self._session: aiohttp.ClientSession | None = None
         self._callbacks: set[asyncio.Task[None]] = set()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(self.settings.path, self.skill)
 
     async def stop(self, grace: float) -> None:
-        """Let answers still owed through callbacks go out, then close the client."""
+        """Let answers still owed through callbacks go out."""
         if self._callbacks:
             await asyncio.wait(self._callbacks, timeout=grace)
-        if self._session is not None:
-            await self._session.close()
 
     async def skill(self, request: web.Request) -> web.Response:
         given = request.headers.get(self.settings.secret_header)
@@ -142,10 +142,8 @@ class KakaoChannel:
         except Exception:  # the core failed: say so rather than leave the user waiting
             log.exception("a Kakao answer failed")
             response = simple_text("⚠️")
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=CALLBACK_TIMEOUT)
         try:
-            async with self._session.post(url, json=response) as reply:
+            async with self.client.post(url, json=response, timeout=CALLBACK_TIMEOUT) as reply:
                 if reply.status >= 400:
                     log.warning("Kakao refused a callback answer (HTTP %d)", reply.status)
         except (aiohttp.ClientError, TimeoutError) as err:

@@ -5,6 +5,7 @@ and a client that plays Kakao's chatbot server (skill payloads in both shapes)."
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
@@ -88,11 +89,10 @@ class Site:
         self, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None
     ) -> tuple[int, Any]:
         sent = {"X-Certmate-Secret": SECRET} if headers is None else headers
-        body = raw if raw is not None else None
         async with self.client.post(
             self.base + SKILL_PATH,
             json=None if raw is not None else payload,
-            data=body,
+            data=raw,
             headers=sent,
         ) as response:
             answer = await response.json() if response.status == 200 else None
@@ -159,34 +159,24 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
         yield started
 
 
-class running_site:  # noqa: N801  (used like a function: `async with running_site(...)`)
-    """Start a site; options reach `KakaoSettings` and `KakaoChannel`."""
-
-    def __init__(self, folder: Path, **channel_options: Any) -> None:
-        self.folder = folder
-        self.settings = KakaoSettings(
-            enabled=True, secret=SECRET, bot_ids=(BOT_ID,), **channel_options.pop("kakao", {})
-        )
-        self.channel_options = channel_options
-
-    async def __aenter__(self) -> Site:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        self.world = World(self.folder, Clock(START))
-        self.world.settings = replace(AssistantSettings(), public_url=base)
-        await self.world.start()
+@asynccontextmanager
+async def running_site(folder: Path, **channel_options: Any) -> AsyncIterator[Site]:
+    """Start a site; `channel_options` reach `KakaoChannel`."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    world = World(folder, Clock(START), replace(AssistantSettings(), public_url=base))
+    await world.start()
+    settings = KakaoSettings(enabled=True, secret=SECRET, bot_ids=(BOT_ID,))
+    async with aiohttp.ClientSession() as client:
+        channel = KakaoChannel(world.assistant, settings, client, **channel_options)
         app = build_app()
-        add_routes(app, SecurePages(self.world.assistant))
-        channel = KakaoChannel(self.world.assistant, self.settings, **self.channel_options)
+        add_routes(app, SecurePages(world.assistant))
         channel.add_routes(app)
-        self.server = Server(app, "127.0.0.1", port)
-        await self.server.start()
-        self.client = aiohttp.ClientSession()
-        self.channel = channel
-        return Site(self.world, base, channel, self.client)
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.client.close()
-        await self.server.stop()
-        await self.channel.stop(1)
-        await self.world.close()
+        server = Server(app, "127.0.0.1", port)
+        await server.start()
+        try:
+            yield Site(world, base, channel, client)
+        finally:
+            await server.stop()
+            await channel.stop(1)
+            await world.close()
