@@ -45,6 +45,8 @@ def skill_response(outbound: Sequence[Outbound]) -> Json:
     texts: list[str] = []
     cards: list[Json] = []
     replies = [item for item in outbound if isinstance(item, Reply)]
+    # One set of buttons per answer: the last question's, the one the user answers now
+    # (an earlier reply's buttons in the same answer, a shown notice's, are not offered).
     for item in outbound:
         if isinstance(item, Reply):
             texts.append(item.text)
@@ -55,12 +57,12 @@ def skill_response(outbound: Sequence[Outbound]) -> Json:
             cards.append(_link_card(item))
         elif isinstance(item, SendDocument):  # flows send files through the page here
             log.warning("a document cannot be sent in KakaoTalk; dropped")
-    choices = _choices(replies)
+    question = next((reply for reply in reversed(replies) if reply.choices), None)
     quick: list[Json] = []
-    if choices and _fit_quick_replies(choices):
-        quick = [_quick_reply(choice) for choice in choices]
-    elif choices:
-        cards.append(_list_cards(choices, _header(replies)))
+    if question is not None and _fit_quick_replies(question.choices):
+        quick = [_quick_reply(choice) for choice in question.choices]
+    elif question is not None:
+        cards.append(_list_cards(question.choices, _header(question)))
     cards = cards[: MAX_OUTPUTS - 1]
     outputs = [{"simpleText": {"text": chunk}} for chunk in _text_chunks(texts, len(cards))]
     response = _response(outputs + cards, quick)
@@ -84,15 +86,6 @@ def _response(outputs: list[Json], quick: list[Json]) -> Json:
     if quick:
         template["quickReplies"] = quick
     return {"version": "2.0", "template": template}
-
-
-def _choices(replies: Sequence[Reply]) -> list[Choice]:
-    """The buttons of the last reply that has any: the most recent question is the one
-    the user answers (a notice's buttons before it stay in its own, earlier answer)."""
-    for reply in reversed(replies):
-        if reply.choices:
-            return list(reply.choices)
-    return []
 
 
 def _fit_quick_replies(choices: Sequence[Choice]) -> bool:
@@ -131,12 +124,9 @@ def _list_cards(choices: Sequence[Choice], header: str) -> Json:
     return {"carousel": {"type": "listCard", "items": cards}}
 
 
-def _header(replies: Sequence[Reply]) -> str:
+def _header(question: Reply) -> str:
     """A listCard needs a header: the first line of the question, shortened."""
-    for reply in reversed(replies):
-        if reply.choices:
-            return truncate(reply.text.strip().split("\n", 1)[0], MAX_LIST_HEADER) or ELLIPSIS
-    return ELLIPSIS
+    return truncate(question.text.strip().split("\n", 1)[0], MAX_LIST_HEADER) or ELLIPSIS
 
 
 def _link_card(link: OpenLink) -> Json:
