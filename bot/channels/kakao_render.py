@@ -77,7 +77,7 @@ def skill_response(outbound: Sequence[Outbound]) -> Json:
 
 
 def simple_text(text: str) -> Json:
-    """A one-text answer (errors, the callback's "working on it")."""
+    """A one-text answer (a callback answer when the core failed)."""
     return _response([{"simpleText": {"text": truncate(text, MAX_TEXT)}}], [])
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +13,7 @@ import aiohttp
 
 from tests import factory, page_client
 from tests.bot.kakao_site import BOT_ID, SECRET, SKILL_PATH, page_links, skill_payload, texts
+from tests.bot.processes import healthy, start_run, stop
 from tests.conftest import Holder, free_port
 from tests.fake_kakao_events import API_KEY, FakeKakaoEventApi
 
@@ -37,31 +35,10 @@ def _env(port: int, events: FakeKakaoEventApi) -> dict[str, str]:
     }
 
 
-async def _start(tmp_path: Path, env: dict[str, str], port: int) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run",
-        cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            assert process.returncode is None, "certmate run exited"
-            assert time.monotonic() < deadline, "certmate run did not come up"
-            await asyncio.sleep(0.1)
-
-
-async def _stop(process: asyncio.subprocess.Process) -> str:
-    process.send_signal(signal.SIGTERM)
-    _out, err = await asyncio.wait_for(process.communicate(), timeout=20)
-    assert process.returncode == 0, err.decode()
-    return err.decode()
+async def _start(folder: Path, env: dict[str, str], port: int) -> asyncio.subprocess.Process:
+    process = await start_run(folder, env)
+    await healthy(port, process)
+    return process
 
 
 async def _skill(http: aiohttp.ClientSession, port: int, **payload: Any) -> dict[str, Any]:
@@ -107,7 +84,7 @@ async def test_run_serves_kakao_and_reminds_through_the_event_api(
                 later = await _skill(http, port, utterance="고마워")
                 assert "보안 페이지에서 처리한 결과예요" in texts(later)
         finally:
-            first_log = await _stop(first)
+            first_log = await stop(first)
         assert events.requests == []  # registered after the first sweep: nothing due yet
         second = await _start(tmp_path, env, port)
         try:
@@ -116,7 +93,7 @@ async def test_run_serves_kakao_and_reminds_through_the_event_api(
                     break
                 await asyncio.sleep(0.1)
         finally:
-            second_log = await _stop(second)
+            second_log = await stop(second)
     (request,) = events.requests
     assert request["json"]["user"] == [{"type": "botUserKey", "id": USER}]
     assert "D-20" in request["json"]["event"]["data"]["text"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import aiohttp
 
 from tests import factory
+from tests.bot.processes import healthy, start_run, stop
 from tests.conftest import Holder, free_port
 from tests.fake_telegram import TOKEN, FakeBotApi
 
@@ -74,28 +75,6 @@ async def test_run_serves_telegram_and_stops_gracefully(tmp_path: Path) -> None:
         assert "/help" not in log
 
 
-async def _start_run(tmp_path: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run",
-        cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-
-
-async def _healthy(port: int, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    async with aiohttp.ClientSession() as http:
-        while True:
-            try:
-                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            assert time.monotonic() < deadline, "certmate run did not come up"
-            await asyncio.sleep(0.1)
-
-
 async def test_a_webhook_update_survives_sigkill_after_its_200(tmp_path: Path) -> None:
     """Webhook mode: the 200 is given once the update is committed; certmate is then
     killed (SIGKILL) while handling it, before any reply. The next `certmate run` handles
@@ -114,9 +93,9 @@ async def test_a_webhook_update_survives_sigkill_after_its_200(tmp_path: Path) -
         }
         url = f"http://127.0.0.1:{port}/telegram/webhook"
         headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}
-        first = await _start_run(tmp_path, env)
+        first = await start_run(tmp_path, env)
         try:
-            await _healthy(port)
+            await healthy(port, first)
             assert api.webhook is not None
             api.delay("sendMessage", 300)  # handling reaches the reply, then hangs there
             update = api.text_update(USER, "/help")
@@ -135,7 +114,7 @@ async def test_a_webhook_update_survives_sigkill_after_its_200(tmp_path: Path) -
         assert api.sent_messages(USER) == []  # the reply never completed
 
         api.delay("sendMessage", 0)
-        second = await _start_run(tmp_path, env)
+        second = await start_run(tmp_path, env)
         try:
             await api.wait_for(lambda: bool(api.sent_messages(USER)), timeout=60)
             second.send_signal(signal.SIGTERM)
@@ -165,7 +144,7 @@ async def test_run_delivers_a_due_reminder_through_telegram(
     async with FakeBotApi() as api:
         env = _telegram_env(api)
         env["CERTMATE_REMINDERS__QUIET_START"] = env["CERTMATE_REMINDERS__QUIET_END"] = "00:00"
-        first = await _start_run(tmp_path, env)
+        first = await start_run(tmp_path, env)
         try:
             await api.wait_for(lambda: bool(api.calls_of("getUpdates")), timeout=60)
             api.queue(api.document_update(USER, "signCert.der", cert))
@@ -176,13 +155,13 @@ async def test_run_delivers_a_due_reminder_through_telegram(
                 lambda: any(registered in m["text"] for m in api.sent_messages(USER)), timeout=30
             )
         finally:
-            await _stop(first)
+            await stop(first)
         before = len(api.sent_messages(USER))
-        second = await _start_run(tmp_path, env)
+        second = await start_run(tmp_path, env)
         try:
             await api.wait_for(lambda: len(api.sent_messages(USER)) > before, timeout=60)
         finally:
-            await _stop(second)
+            await stop(second)
         [reminder] = api.sent_messages(USER)[before:]
         assert "D-20" in reminder["text"]
         assert reminder.get("reply_markup")
@@ -199,23 +178,12 @@ def _telegram_env(api: FakeBotApi) -> dict[str, str]:
     return env
 
 
-async def _stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), timeout=20)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0
-
-
 async def test_run_with_a_wrong_token_says_so_and_exits_1(tmp_path: Path) -> None:
     """Telegram refuses the token (401): one clear line, exit status 1, no traceback."""
     async with FakeBotApi() as api:
         env = _telegram_env(api)
         env["CERTMATE_TELEGRAM__TOKEN"] = "999:wrong"  # noqa: S105  (a refused one)
-        process = await _start_run(tmp_path, env)
+        process = await start_run(tmp_path, env)
         _out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     log = err.decode()
     assert process.returncode == 1, log

@@ -1,0 +1,51 @@
+"""`certmate run` as a real process, for the tests that start it: start, wait until it
+serves, stop it with SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+
+async def start_run(folder: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`python -m bot run` in `folder`; stderr is kept for `stop` to return."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run",
+        cwd=folder, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def healthy(port: int, process: asyncio.subprocess.Process, within: float = 60) -> None:
+    """Wait until `/healthz` answers on `port` (fails if the process exits first)."""
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            assert process.returncode is None, "certmate run exited"
+            assert time.monotonic() < deadline, "certmate run did not come up"
+            await asyncio.sleep(0.1)
+
+
+async def stop(process: asyncio.subprocess.Process) -> str:
+    """SIGTERM, wait (killed after 20 s), assert a clean exit; returns its log."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=20)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode == 0, err.decode()
+    return err.decode()
