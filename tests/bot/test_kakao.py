@@ -141,7 +141,7 @@ async def test_an_image_is_answered_as_a_photo_and_a_group_gets_the_private_note
     """Images (the image plugin's params) are not certificates; a group chatbot request
     gets only the note to write privately."""
     answer = await site.say(USER, "사진", params={"secureimage": "{}"})
-    assert answer["template"]["outputs"]
+    assert "사진은 받을 수 없어요" in texts(answer)
     payload = skill_payload("member", "/start")
     payload["userRequest"]["chat"] = {"id": "room", "type": "botGroupKey"}
     status, group = await site.post(payload)
