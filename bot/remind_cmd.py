@@ -11,7 +11,7 @@ import sys
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
-from bot.app import build_services, notifiers, open_database
+from bot.app import build_services, clock_from, notifiers, open_database
 from bot.channels.telegram import TelegramNotifier, build_application
 from bot.config import Settings
 from bot.reminders.notifiers import Notifier
@@ -60,7 +60,9 @@ async def _remind(
                 if not dry_run:
                     await stack.enter_async_context(application)
                 channels[Channel.TELEGRAM] = TelegramNotifier(application.bot)
-            sweeper = Sweeper(services, notifiers(services, channels), lease_owner)
+            sweeper = Sweeper(
+                services, notifiers(services, channels), lease_owner, clock=clock_from(now)
+            )
             deliveries = await sweeper.run(now, dry_run=dry_run)
         async with database.read() as session:
             counts = await reminders.count_by_status(session)

@@ -6,9 +6,10 @@ KakaoTalk when `[kakao] enabled`, and the reminder scheduler: one
 APScheduler job (in memory, no pickled job store) that runs the sweep every
 `[reminders] sweep_minutes`, coalescing missed runs into one, never two at
 once, with a misfire grace that lets a late run still happen. A stop closes
-the HTTP server, lets updates in hand finish, and lets a sweep finish what
-it claimed, all within `STOP_GRACE`; updates not finished by then stay in
-the inbox and are handled at the next start.
+the HTTP server, lets updates in hand finish, and lets a running sweep mark
+the messages it is sending and release everything else it claimed (another
+process takes it at once), all within `STOP_GRACE`; updates not finished by
+then stay in the inbox and are handled at the next start.
 """
 
 from __future__ import annotations
@@ -129,16 +130,18 @@ async def _run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
         deadline = loop.time() + STOP_GRACE.total_seconds()
-        scheduler.shutdown(wait=False)
+        sweeper.stop()  # a running sweep sends no more and gives back what it claimed
+        scheduler.pause()  # starts no job; shutting down now would cancel the running one
         await server.stop()  # no new webhook updates; requests in flight are answered
         if telegram is not None:
             await telegram.stop(grace=max(deadline - loop.time() - 1, 0.5))
         if kakao is not None:
             await kakao.stop(grace=max(deadline - loop.time() - 1, 0.5))
-        try:  # let a sweep in progress finish what it claimed
+        try:  # let a sweep in progress mark what it sent and release the rest
             await asyncio.wait_for(jobs.running.acquire(), max(deadline - loop.time(), 0.1))
         except TimeoutError:
             log.warning("a reminder sweep was still running; its leases will expire and retry")
+        scheduler.shutdown(wait=False)
     finally:
         await client.close()
         await database.close()

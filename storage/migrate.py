@@ -23,10 +23,22 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+MIGRATION_LOCK: Final = 0x63657274_6D617465 & 0x7FFF_FFFF_FFFF_FFFF
+"""PostgreSQL advisory lock key ("certmate") held while migrating."""
+
+
 async def upgrade(database: Database) -> str | None:
-    """Bring the schema to the newest revision; returns it."""
+    """Bring the schema to the newest revision; returns it.
+
+    Processes starting together migrate one after another: on PostgreSQL the
+    first takes an advisory lock for its transaction and the others wait, then
+    find the schema current; on SQLite the write transaction (`BEGIN
+    IMMEDIATE`) is already exclusive across processes.
+    """
     async with database.write() as session:
         connection = await session.connection()
+        if not database.is_sqlite:
+            await connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
     return head()
 

@@ -3,7 +3,9 @@
 Claiming marks due rows `sending` under a lease in one statement. On
 PostgreSQL the candidate rows are locked `FOR UPDATE SKIP LOCKED`, so
 concurrent sweepers take disjoint rows; on SQLite the write transaction
-(`BEGIN IMMEDIATE`) makes the claim exclusive. A row whose lease expired
+(`BEGIN IMMEDIATE`) makes the claim exclusive. A lease is counted from the
+moment of the claim (`leased_at`, the wall clock), not from the sweep's
+`now`, and its holder renews it while it works. A row whose lease expired
 (its sender crashed) is claimable again: delivery is at least once, and a
 row is never lost.
 """
@@ -66,17 +68,22 @@ async def claim_due(
     limit: int,
     channels: Collection[Channel],
     after: tuple[datetime, int] | None = None,
+    leased_at: datetime | None = None,
 ) -> Claimed:
     """Take up to `limit` due reminders for `lease_owner`: first those whose lease expired
     (their sender crashed), then pending ones, most overdue first (after `after`, the
     (due time, id) where this walk left off, so old index entries are not scanned again).
 
+    Rows due by `now` are taken; leases run from `leased_at` (default `now`) for `lease`,
+    and a lease is expired when it ended before `leased_at`.
+
     Only reminders of reachable users with reminders on, on `channels` (the
     ones a notifier can deliver to), are taken. Each of the two lookups is an
     index range scan, so a claim costs what it takes, not the table size.
     """
+    leased_at = now if leased_at is None else leased_at
     expired = sa.and_(
-        col(Reminder.status) == ReminderStatus.SENDING, col(Reminder.lease_expires_at) < now
+        col(Reminder.status) == ReminderStatus.SENDING, col(Reminder.lease_expires_at) < leased_at
     )
     due = sa.and_(col(Reminder.status) == ReminderStatus.PENDING, col(Reminder.due_at) <= now)
     if after is not None:
@@ -88,7 +95,7 @@ async def claim_due(
         col(Reminder.lease_expires_at),
         limit=limit,
         lease_owner=lease_owner,
-        lease_until=now + lease,
+        lease_until=leased_at + lease,
         channels=channels,
     )
     due_rows: Sequence[Reminder] = []
@@ -99,7 +106,7 @@ async def claim_due(
             col(Reminder.due_at),
             limit=limit - len(expired_rows),
             lease_owner=lease_owner,
-            lease_until=now + lease,
+            lease_until=leased_at + lease,
             channels=channels,
         )
     cursor = (due_rows[-1].due_at, due_rows[-1].id or 0) if due_rows else after
@@ -175,6 +182,41 @@ async def mark_sent(
         )
     )
     return bool(affected(result))
+
+
+async def renew(session: AsyncSession, lease_owner: str, until: datetime) -> int:
+    """Extend every lease `lease_owner` still holds to `until`; returns how many. A row
+    taken over by another sender carries that sender's name, so it is not touched."""
+    result = await session.execute(
+        sa.update(Reminder)
+        .where(
+            col(Reminder.lease_owner) == lease_owner,
+            col(Reminder.status) == ReminderStatus.SENDING,
+        )
+        .values(lease_expires_at=until)
+    )
+    return affected(result)
+
+
+async def release(session: AsyncSession, reminder_ids: Collection[int], lease_owner: str) -> int:
+    """Give claimed reminders back at once (a stop), uncounted, for any sender to take."""
+    if not reminder_ids:
+        return 0
+    result = await session.execute(
+        sa.update(Reminder)
+        .where(
+            col(Reminder.id).in_(list(reminder_ids)),
+            col(Reminder.lease_owner) == lease_owner,
+            col(Reminder.status) == ReminderStatus.SENDING,
+        )
+        .values(
+            status=ReminderStatus.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=col(Reminder.attempts) - 1,
+        )
+    )
+    return affected(result)
 
 
 async def defer(session: AsyncSession, reminder_id: int, lease_owner: str, until: datetime) -> None:

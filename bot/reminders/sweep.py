@@ -8,17 +8,25 @@ all their due certificates, sends it through the user's channel notifier
 and marks the rows sent. A crash between send and mark resends once the
 lease expires (at least once); nothing claimed is ever lost. `certmate
 remind` and the scheduler run exactly this.
+
+Leases are counted from each claim on the sweeper's clock and renewed while
+the sweep works, so a long sweep never holds a lease that is already over,
+and a crashed sweeper's rows are taken over within one LEASE. A database
+failure is retried (it fails only the rows it touched, never the batch), and
+`stop()` ends a sweep gracefully: messages being sent finish and are marked,
+everything else claimed is released at once for another process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,10 +43,14 @@ from handlers.reminder_plan import (
     quiet_ends,
     slots,
 )
-from handlers.services import Services
+from handlers.services import Clock, Services
 from storage import certificates, reminders, users
 from storage.certificates import Cursor
 from storage.models import Certificate, Channel, Reminder, ReminderStatus, User
+from storage.transient import BACKOFF, retry_transient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PLAN_BATCH: Final = 500
 ANALYZE_EVERY: Final = 10_000
@@ -48,7 +60,10 @@ the end of a sweep that planned at least ANALYZE_AFTER: small sweeps leave it to
 CLAIM_BATCH: Final = 100
 DELIVER_AT_ONCE: Final = 8
 """Messages of a claimed batch in flight at once (each to a different user)."""
-LEASE: Final = timedelta(minutes=5)
+LEASE: Final = timedelta(seconds=60)
+RENEW_EVERY: Final = LEASE / 3
+"""Leases are renewed this often (by the sweeper's clock) while it works: two renewals
+may fail in a row before another process could take a row over."""
 MAX_ATTEMPTS: Final = 5
 RETRY_BASE: Final = timedelta(minutes=2)
 
@@ -85,16 +100,35 @@ class Sweeper:
     """Runs sweeps for one process (`lease_owner` names it in claimed rows)."""
 
     def __init__(
-        self, services: Services, notifiers: Mapping[Channel, Notifier], lease_owner: str
+        self,
+        services: Services,
+        notifiers: Mapping[Channel, Notifier],
+        lease_owner: str,
+        *,
+        clock: Clock | None = None,
+        backoff: Sequence[float] = BACKOFF,
     ) -> None:
         self.services = services
         self.notifiers = notifiers
         self.lease_owner = lease_owner
+        self._clock = clock or services.clock
+        """Leases are counted on this clock (the wall clock in `run`), whatever `now` a
+        sweep is run for."""
+        self._backoff = backoff
+        self._stopping = False
+        self._renewed_at: datetime | None = None
+
+    def stop(self) -> None:
+        """End the running sweep (and refuse new ones): no new claims, no new sends;
+        what is being sent finishes and is marked, the rest is released at once."""
+        self._stopping = True
 
     async def run(self, now: datetime, *, dry_run: bool = False) -> list[Delivery]:
         """One sweep at `now`; with `dry_run` nothing is written or sent."""
         if dry_run:
             return await self._dry_run(now)
+        if self._stopping:
+            return []
         await self.plan(now)
         return await self.dispatch(now)
 
@@ -117,17 +151,38 @@ class Sweeper:
         """Claim, send and mark every due reminder. The next batch is claimed while the
         current one is being sent, so a paced channel never waits for the database."""
         deliveries: list[Delivery] = []
-        claiming = asyncio.create_task(self._claim_batch(now, None))
+        self._renewed_at = self._clock()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        claiming: asyncio.Task[_Batch] | None = asyncio.create_task(self._claim_batch(now, None))
         try:
-            while True:
+            while claiming is not None:
                 batch = await claiming
+                claiming = None
                 if not batch.claimed:
-                    return deliveries
+                    break
+                # Its lease ran from the claim's start; the claim (composing its messages)
+                # took a while, and another process sees the rows only now: count again.
+                await self._keep_leases(force=True)
+                if self._stopping:
+                    await self._release(batch.messages)
+                    break
                 claiming = asyncio.create_task(self._claim_batch(now, batch.cursor))
                 deliveries.extend(await self._deliver_all(batch.messages, now))
+            return deliveries
         finally:
-            claiming.cancel()  # stopped early: what it claimed is retried when the lease ends
-            await asyncio.gather(claiming, return_exceptions=True)
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            if claiming is not None:
+                await self._abandon(claiming)
+
+    async def _abandon(self, claiming: asyncio.Task[_Batch]) -> None:
+        """A claim made ahead that will not be sent: on a stop, let it land and give it
+        back at once; on a failure, cancel it (what it claimed returns when its lease ends)."""
+        if not self._stopping:
+            claiming.cancel()
+        done = await asyncio.gather(claiming, return_exceptions=True)
+        if isinstance(done[0], _Batch):
+            await self._release(done[0].messages)
 
     async def _deliver_all(self, messages: Sequence[_Message], now: datetime) -> list[Delivery]:
         """Deliver a batch, a few messages in flight at once: the channel's pacing sets
@@ -136,15 +191,66 @@ class Sweeper:
 
         async def one(message: _Message) -> list[Delivery]:
             async with gate:
-                return await self._deliver(message, now)
+                if self._stopping:
+                    await self._release([message])
+                    return []
+                await self._keep_leases()
+                try:
+                    return await self._deliver(message, now)
+                except Exception:  # a bug or a lasting outage: this message only
+                    log.exception("a reminder message failed; its lease will expire and retry")
+                    return []
 
         async with asyncio.TaskGroup() as group:
             tasks = [group.create_task(one(message)) for message in messages]
         return [delivery for task in tasks for delivery in task.result()]
 
     async def _claim_batch(self, now: datetime, after: Cursor | None) -> _Batch:
-        async with self.services.database.write() as session:
-            return await self._claim(session, now, after)
+        async def claim() -> _Batch:
+            async with self.services.database.write() as session:
+                return await self._claim(session, now, after)
+
+        return await self._retrying(claim, "claiming reminders")
+
+    async def _retrying(self, operation: Callable[[], Awaitable[T]], what: str) -> T:
+        return await retry_transient(operation, what=what, backoff=self._backoff)
+
+    async def _heartbeat(self) -> None:
+        """Renew the leases even while every send waits (a long RetryAfter)."""
+        while True:
+            await asyncio.sleep(RENEW_EVERY.total_seconds())
+            await self._keep_leases()
+
+    async def _keep_leases(self, *, force: bool = False) -> None:
+        """Renew this sweeper's leases when RENEW_EVERY has passed on its clock (or now,
+        with `force`). A failure is only logged: the next beat or send tries again, well
+        before a lease ends."""
+        now = self._clock()
+        if not force and self._renewed_at is not None and now - self._renewed_at < RENEW_EVERY:
+            return
+        self._renewed_at = now  # first: concurrent sends do not all renew
+        try:
+            async with self.services.database.write() as session:
+                await reminders.renew(session, self.lease_owner, now + LEASE)
+        except Exception:
+            self._renewed_at = None
+            log.warning("renewing reminder leases failed", exc_info=True)
+
+    async def _release(self, messages: Sequence[_Message]) -> None:
+        ids = [item.reminder.id or 0 for message in messages for item in message.rows]
+        if not ids:
+            return
+
+        async def release() -> int:
+            async with self.services.database.write() as session:
+                return await reminders.release(session, ids, self.lease_owner)
+
+        try:
+            released = await self._retrying(release, "releasing reminders")
+        except Exception:  # they come back when their lease ends
+            log.warning("releasing %d reminder(s) failed", len(ids), exc_info=True)
+            return
+        log.info("released %d claimed reminder(s) for other processes", released)
 
     async def _dry_run(self, now: datetime) -> list[Delivery]:
         deliveries: list[Delivery] = []
@@ -211,6 +317,7 @@ class Sweeper:
             limit=CLAIM_BATCH,
             channels=list(self.notifiers),
             after=after,
+            leased_at=self._clock(),
         )
         if not claimed.rows:
             return _Batch(0, after, [])
@@ -264,16 +371,23 @@ class Sweeper:
     async def _deliver(self, message: _Message, now: datetime) -> list[Delivery]:
         notifier = self.notifiers[message.user.channel]
         fingerprints = sorted({item.certificate.fingerprint for item in message.rows})
+        failure: NotifierError | None = None
         try:
             message_id = await notifier.send(message.user, message.reply, fingerprints, now)
         except NotifierError as error:
-            await self._failed(message, error, now)
+            failure = error
+        if failure is not None:
+            await self._retrying(lambda: self._failed(message, failure, now), "recording a failure")
             return []
-        async with self.services.database.write() as session:
-            for item in message.rows:
-                await reminders.mark_sent(
-                    session, item.reminder.id or 0, self.lease_owner, now, message_id
-                )
+
+        async def mark() -> None:
+            async with self.services.database.write() as session:
+                for item in message.rows:
+                    await reminders.mark_sent(
+                        session, item.reminder.id or 0, self.lease_owner, now, message_id
+                    )
+
+        await self._retrying(mark, "marking a reminder sent")  # sent: never send it again
         return _deliveries(message, message_id)
 
     async def _failed(self, message: _Message, error: NotifierError, now: datetime) -> None:

@@ -79,13 +79,14 @@ async def seed(
     channel: Channel = Channel.TELEGRAM,
     expiry: datetime = EXPIRY,
     first_id: int = 1,
+    key_prefix: str = "u",
 ) -> None:
     """`users` users with `per_user` certificates each, all expiring at `expiry`, unplanned."""
     now = REGISTERED
     async with database.write() as session:
         await session.execute(
             sa.insert(User.__table__),
-            [{"id": first_id + i, "channel": channel, "user_key": f"u{first_id + i}",
+            [{"id": first_id + i, "channel": channel, "user_key": f"{key_prefix}{first_id + i}",
               "locale": "ko", "timezone": "Asia/Seoul", "reminders_enabled": True,
               "reachable": True, "created_at": now, "updated_at": now}
              for i in range(users)],

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
@@ -35,6 +40,42 @@ async def test_a_fresh_database_has_no_revision(database_url: str) -> None:
     try:
         assert await migrate.current(db) is None
         await migrate.upgrade(db)
+        assert await migrate.current(db) == migrate.head()
+    finally:
+        await db.close()
+
+
+async def test_processes_starting_together_migrate_one_at_a_time(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Six `certmate db upgrade` processes started at once on a fresh database all
+    succeed (PostgreSQL used to fail some with a duplicate `pg_type` row), and the
+    schema ends at the head exactly once."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+    env |= {
+        "CERTMATE_DATABASE__URL": database_url,
+        "CERTMATE_VAULT__KEY_FILE": str(tmp_path / "master.key"),
+    }
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "db",
+            "upgrade",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(6)
+    ]
+    outcomes = await asyncio.gather(*(p.communicate() for p in processes))
+    failed = [err.decode()[-300:] for p, (_out, err) in zip(processes, outcomes, strict=True)
+              if p.returncode != 0]  # fmt: skip
+    assert failed == []
+    db = Database.connect(database_url)
+    try:
         assert await migrate.current(db) == migrate.head()
     finally:
         await db.close()
