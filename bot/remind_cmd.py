@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from bot.app import build_services, clock_from, notifiers, open_database
 from bot.channels.telegram import TelegramNotifier, build_application
 from bot.config import Settings
+from bot.pacing import pacer_for
 from bot.reminders.notifiers import Notifier
 from bot.reminders.sweep import Delivery, Sweeper
 from storage import migrate, reminders
@@ -56,7 +57,7 @@ async def _remind(
         async with AsyncExitStack() as stack:
             channels: dict[Channel, Notifier] = {}
             if settings.telegram.token:  # deliver as `run` would (a dry run sends nothing)
-                application = build_application(settings.telegram)
+                application = build_application(settings.telegram, pacer_for(database))
                 if not dry_run:
                     await stack.enter_async_context(application)
                 channels[Channel.TELEGRAM] = TelegramNotifier(application.bot)

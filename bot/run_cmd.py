@@ -40,7 +40,9 @@ from bot.channels.telegram import (
     build_application,
     quiet_library_logs,
 )
+from bot.channels.telegram_limits import Pacer
 from bot.config import Settings
+from bot.pacing import pacer_for
 from bot.reminders.notifiers import Notifier
 from bot.reminders.sweep import Sweeper
 from bot.secure_page import add_routes as add_page_routes
@@ -95,7 +97,7 @@ async def _run(settings: Settings) -> None:
         assistant = build_assistant(services)
         app = build_app()
         add_page_routes(app, SecurePages(assistant))
-        telegram = _telegram(settings, assistant, app)
+        telegram = _telegram(settings, assistant, app, pacer_for(database))
         kakao = _kakao(settings, assistant, app, client)
         channels: dict[Channel, Notifier] = {}
         if telegram is not None:  # first, so updates left from before queue first
@@ -218,13 +220,13 @@ def _kakao(
 
 
 def _telegram(
-    settings: Settings, assistant: Assistant, app: web.Application
+    settings: Settings, assistant: Assistant, app: web.Application, pacer: Pacer
 ) -> TelegramChannel | None:
     """The Telegram channel when a token is set (its webhook route added to `app`)."""
     if not settings.telegram.token:
         return None
     channel = TelegramChannel(
-        build_application(settings.telegram),
+        build_application(settings.telegram, pacer),
         assistant,
         settings.telegram,
         upload_limit=settings.limits.upload_bytes,

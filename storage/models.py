@@ -340,3 +340,14 @@ class SecureLink(SQLModel, table=True):
     created_at: datetime = _utc()
     expires_at: datetime = _utc(index=True)
     used_at: datetime | None = _utc(nullable=True)
+
+
+class SendSlot(SQLModel, table=True):
+    """The next free slot of one send schedule shared by every process (PostgreSQL):
+    Telegram's limits are per bot, not per process."""
+
+    __tablename__ = "send_slots"
+
+    key: str = Field(primary_key=True, max_length=80)
+    next_at: float
+    """Seconds since the epoch, on the database server's clock (one clock for all)."""

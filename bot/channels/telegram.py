@@ -38,7 +38,7 @@ from telegram.constants import ChatType, MessageEntityType, MessageLimit
 from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ExtBot
 
-from bot.channels.telegram_limits import TelegramRateLimiter
+from bot.channels.telegram_limits import Pacer, TelegramRateLimiter
 from bot.channels.utf16 import fitting
 from bot.config import TelegramSettings
 from bot.inbox import Body, Inbox
@@ -80,14 +80,16 @@ def quiet_library_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def build_application(settings: TelegramSettings) -> TelegramApp:
+def build_application(settings: TelegramSettings, pacer: Pacer | None = None) -> TelegramApp:
     """The PTB application used for transport only: no updater (updates come through the
-    inbox), our rate limiter, and the configured Bot API server."""
+    inbox), our rate limiter (its schedules in `pacer`: shared by every process of the
+    bot, or this process's own by default), and the configured Bot API server."""
     os.environ.setdefault("PTB_TIMEDELTA", "true")  # durations as timedelta, the v23 way
     quiet_library_logs()
     limiter = TelegramRateLimiter(
         per_second=settings.messages_per_second,
         chat_per_second=settings.chat_messages_per_second,
+        pacer=pacer,
     )
     return (
         Application.builder()

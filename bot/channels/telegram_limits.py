@@ -7,9 +7,12 @@ Sends are paced, not merely retried: every message takes the next free slot
 of a per-chat schedule (a reply of up to `CHAT_BURST` messages goes out at
 once, a longer stream one a second) and then of the overall schedule (evenly
 spaced, no burst), so a reminder run to thousands of users keeps the rate
-without a single 429. When Telegram answers 429 anyway, every send waits the
-`retry_after` it asked for, then the request is made again; network errors
-are retried with exponential backoff. Both are bounded by `max_attempts`.
+without a single 429. The schedules live in a `Pacer`: in this process
+(`LocalPacer`), or in PostgreSQL (`bot.pacing.DatabasePacer`) when several
+processes share one bot, since Telegram's limits are per bot. When Telegram
+answers 429 anyway, every send waits the `retry_after` it asked for, then
+the request is made again; network errors are retried with exponential
+backoff. Both are bounded by `max_attempts`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
@@ -69,6 +72,52 @@ class Schedule:
         return self._next <= now
 
 
+class Pacer(Protocol):
+    """Where the send schedules live: each key is one GCRA schedule."""
+
+    async def reserve(self, key: str, interval: float, burst: int) -> float:
+        """Book the next slot of `key` (one per `interval` s, `burst` at once); the
+        seconds to wait before using it."""
+        ...
+
+    async def hold(self, key: str, seconds: float) -> None:
+        """No slot of `key` for the next `seconds` (Telegram asked to wait)."""
+        ...
+
+
+class LocalPacer:
+    """Schedules in this process's memory: enough when one process sends for the bot."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._schedules: dict[str, Schedule] = {}
+
+    async def reserve(self, key: str, interval: float, burst: int) -> float:
+        return self.reserve_now(key, interval, burst)
+
+    def reserve_now(self, key: str, interval: float, burst: int) -> float:
+        """`reserve`, without awaiting (a fallback for the database pacer)."""
+        now = self._clock()
+        schedule = self._schedules.get(key)
+        if schedule is None:
+            if len(self._schedules) > _FORGET_CHATS_OVER:
+                self._schedules = {k: v for k, v in self._schedules.items() if not v.idle(now)}
+            schedule = self._schedules[key] = Schedule(1 / interval, burst)
+        return schedule.reserve(now)
+
+    async def hold(self, key: str, seconds: float) -> None:
+        self.hold_now(key, seconds)
+
+    def hold_now(self, key: str, seconds: float) -> None:
+        schedule = self._schedules.get(key)
+        if schedule is not None:
+            schedule.hold(self._clock() + seconds)
+
+
+OVERALL: Final = "telegram"
+"""The pacer key of the bot's overall schedule; a chat's is `telegram:<chat id>`."""
+
+
 class TelegramRateLimiter(BaseRateLimiter[None]):
     """Paces sends to Telegram's limits; retries 429s and network errors, boundedly."""
 
@@ -79,15 +128,15 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         chat_per_second: float = 1,
         max_attempts: int = 5,
         backoff: float = 0.5,
+        pacer: Pacer | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
-        self.overall = Schedule(per_second)
-        self.chat_per_second = chat_per_second
+        self.interval = 1.0 / per_second
+        self.chat_interval = 1.0 / chat_per_second
         self.max_attempts = max_attempts
         self.backoff = backoff
-        self._chats: dict[str, Schedule] = {}
-        self._clock = clock
+        self.pacer: Pacer = pacer or LocalPacer(clock)
         self._sleep = sleep
         self.retried_after = 0
         """How many 429 answers were waited out (visible in tests and benchmarks)."""
@@ -120,7 +169,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
                 wait = _seconds(err)
                 self.retried_after += 1
                 log.warning("Telegram asked to wait %.1f s (%s); waiting", wait, endpoint)
-                self.overall.hold(self._clock() + wait)
+                await self.pacer.hold(OVERALL, wait)
                 await self._sleep(wait)
             except (BadRequest, Forbidden):
                 raise  # Telegram's answer: trying again cannot change it
@@ -135,17 +184,10 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _take_slot(self, chat: str) -> None:
-        now = self._clock()
-        schedule = self._chats.get(chat)
-        if schedule is None:
-            if len(self._chats) > _FORGET_CHATS_OVER:
-                self._chats = {k: v for k, v in self._chats.items() if not v.idle(now)}
-            schedule = self._chats[chat] = Schedule(self.chat_per_second, CHAT_BURST)
-        wait = schedule.reserve(now)
+        wait = await self.pacer.reserve(f"{OVERALL}:{chat}", self.chat_interval, CHAT_BURST)
         if wait:
             await self._sleep(wait)
-            now = self._clock()
-        wait = self.overall.reserve(now)
+        wait = await self.pacer.reserve(OVERALL, self.interval, 1)
         if wait:
             await self._sleep(wait)
 
