@@ -112,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     database_commands.add_parser(
         "upgrade", parents=[config], help="apply pending migrations (run does this at start)"
     )
+    copy = database_commands.add_parser(
+        "copy",
+        parents=[config],
+        help="copy every row into another database, e.g. PostgreSQL (resumable, verified)",
+    )
+    copy.add_argument("--to", required=True, metavar="URL", help="the database to copy into")
+    copy.add_argument(
+        "--batch-size", type=_positive, default=1_000, help="rows copied per transaction"
+    )
 
     keys = commands.add_parser("keys", parents=[config], help="master key maintenance")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
@@ -163,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_chat(args, settings)
     from bot import storage_cmd  # noqa: PLC0415
 
+    if args.command == "db" and args.db_command == "copy":
+        from bot.copy_cmd import run_db_copy  # noqa: PLC0415
+
+        return run_db_copy(args, settings)
     if args.command == "db":
         return storage_cmd.run_db_upgrade(args, settings)
     return storage_cmd.run_keys_rotate(args, settings)

@@ -54,14 +54,21 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def chat(cwd: Path, lines: list[str], *options: str, name: str = "script.txt") -> Run:
-    """Run `certmate chat --script` with `lines` in `cwd`; the transcript parsed."""
+def chat(
+    cwd: Path,
+    lines: list[str],
+    *options: str,
+    name: str = "script.txt",
+    env: dict[str, str] | None = None,
+) -> Run:
+    """Run `certmate chat --script` with `lines` in `cwd` (`env` added to a clean
+    environment); the transcript parsed."""
     script = cwd / name
     script.write_text("\n".join(lines) + "\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "bot", "chat", "--script", str(script), *options],
         cwd=cwd,
-        env=_environment(),
+        env=_environment() | (env or {}),
         capture_output=True,
         text=True,
         encoding="utf-8",
