@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     remind.add_argument("--dry-run", action="store_true", help="show what would be sent")
     remind.add_argument("--json", action="store_true", help="one JSON object per reminder")
 
+    status = commands.add_parser(
+        "status", parents=[config], help="the cluster from the database: work and processes"
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object")
+
     database = commands.add_parser("db", parents=[config], help="database maintenance")
     database_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     database_commands.add_parser(
@@ -172,6 +177,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_chat(args, settings)
     from bot import storage_cmd  # noqa: PLC0415
 
+    if args.command == "status":
+        from bot.status_cmd import run_status  # noqa: PLC0415
+
+        return run_status(args, settings)
     if args.command == "db" and args.db_command == "copy":
         from bot.copy_cmd import run_db_copy  # noqa: PLC0415
 

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import socket
 import sys
 from contextlib import AsyncExitStack
@@ -53,7 +54,7 @@ async def _remind(
     try:
         services = build_services(settings, database, lambda: now)
         await migrate.upgrade(database)
-        lease_owner = f"remind:{socket.gethostname()}:{os.getpid()}"
+        lease_owner = f"remind:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         async with AsyncExitStack() as stack:
             channels: dict[Channel, Notifier] = {}
             if settings.telegram.token:  # deliver as `run` would (a dry run sends nothing)

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -49,7 +50,7 @@ from bot.secure_page import add_routes as add_page_routes
 from bot.web import Server, build_app
 from handlers.assistant import Assistant
 from handlers.pages import SecurePages
-from storage import migrate
+from storage import cluster, migrate
 from storage.database import Database
 from storage.keyring import KeyFileError
 from storage.models import Channel
@@ -107,20 +108,16 @@ async def _run(settings: Settings) -> None:
         if kakao is not None:
             log.info("KakaoTalk skill on %s", settings.kakao.path)
             if settings.kakao.event_api_key:
-                channels[Channel.KAKAO] = KakaoEventNotifier(
-                    client,
-                    api_key=settings.kakao.event_api_key,
-                    bot_id=settings.kakao.event_bot,
-                    event_name=settings.kakao.event_name,
-                    base_url=settings.kakao.event_api_url,
-                )
+                channels[Channel.KAKAO] = _kakao_notifier(settings, client)
         server = Server(app, settings.http.host, settings.http.port)
         await server.start()
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
-        sweeper = Sweeper(
-            services, notifiers(services, channels), f"run:{socket.gethostname()}:{os.getpid()}"
-        )
-        jobs = _Jobs(sweeper, database)
+        # Unique even for a restarted container that has the same host name and pid: rows
+        # claimed by the process before it are not this one's to renew.
+        name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        sweeper = Sweeper(services, notifiers(services, channels), name)
+        jobs = _Jobs(sweeper, database, name)
+        beating = asyncio.create_task(_beat(database, name))
         minutes = settings.reminders.sweep_minutes
         scheduler = _scheduler(jobs, minutes)
         stop = asyncio.Event()
@@ -139,28 +136,65 @@ async def _run(settings: Settings) -> None:
             await telegram.stop(grace=max(deadline - loop.time() - 1, 0.5))
         if kakao is not None:
             await kakao.stop(grace=max(deadline - loop.time() - 1, 0.5))
-        try:  # let a sweep in progress mark what it sent and release the rest
-            await asyncio.wait_for(jobs.running.acquire(), max(deadline - loop.time(), 0.1))
-        except TimeoutError:
-            log.warning("a reminder sweep was still running; its leases will expire and retry")
-        scheduler.shutdown(wait=False)
+        await _end_jobs(jobs, scheduler, max(deadline - loop.time(), 0.1))
+        await _leave(database, name, beating)
     finally:
         await client.close()
         await database.close()
 
 
+async def _end_jobs(jobs: _Jobs, scheduler: AsyncIOScheduler, within: float) -> None:
+    """Let a sweep in progress mark what it sent and release the rest, then shut down."""
+    try:
+        await asyncio.wait_for(jobs.running.acquire(), within)
+    except TimeoutError:
+        log.warning("a reminder sweep was still running; its leases will expire and retry")
+    scheduler.shutdown(wait=False)
+
+
+BEAT_EVERY: Final = 10.0
+"""Seconds between two roll calls of this process (`certmate status`)."""
+
+
+async def _beat(database: Database, name: str) -> None:
+    """Say this process is alive every BEAT_EVERY seconds, until cancelled."""
+    started_at = datetime.now(UTC)
+    while True:
+        try:
+            async with database.write() as session:
+                await cluster.beat(session, name, datetime.now(UTC), started_at=started_at)
+        except Exception:  # the next beat tries again
+            log.warning("the roll call failed", exc_info=True)
+        await asyncio.sleep(BEAT_EVERY)
+
+
+async def _leave(database: Database, name: str, beating: asyncio.Task[None]) -> None:
+    """Stop beating and leave the roll call, freeing this process's leases at once."""
+    beating.cancel()
+    await asyncio.gather(beating, return_exceptions=True)
+    try:
+        async with database.write() as session:
+            await cluster.leave(session, name)
+    except Exception:  # its row is forgotten a day after its last beat
+        log.warning("leaving the roll call failed", exc_info=True)
+
+
 class _Jobs:
     """What the scheduler runs, one at a time (a stop waits for the one running)."""
 
-    def __init__(self, sweeper: Sweeper, database: Database) -> None:
+    def __init__(self, sweeper: Sweeper, database: Database, name: str) -> None:
         self.sweeper = sweeper
         self.database = database
+        self.name = name
         self.running = asyncio.Lock()
 
     async def sweep(self) -> None:
         async with self.running:
+            now = datetime.now(UTC)
             try:
-                sent = await self.sweeper.run(datetime.now(UTC))
+                sent = await self.sweeper.run(now)
+                async with self.database.write() as session:
+                    await cluster.record_sweep(session, self.name, now, len(sent))
             except Exception:  # a failed sweep is logged; the next one tries again
                 log.exception("reminder sweep failed")
                 return
@@ -206,6 +240,17 @@ def _scheduler(jobs: _Jobs, minutes: int) -> AsyncIOScheduler:
         next_run_time=datetime.now(UTC) + timedelta(minutes=1),
     )
     return scheduler
+
+
+def _kakao_notifier(settings: Settings, client: aiohttp.ClientSession) -> KakaoEventNotifier:
+    """Reminders to KakaoTalk users through the Event API (`[kakao] event_api_key`)."""
+    return KakaoEventNotifier(
+        client,
+        api_key=settings.kakao.event_api_key,
+        bot_id=settings.kakao.event_bot,
+        event_name=settings.kakao.event_name,
+        base_url=settings.kakao.event_api_url,
+    )
 
 
 def _kakao(

@@ -351,3 +351,30 @@ class SendSlot(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=80)
     next_at: float
     """Seconds since the epoch, on the database server's clock (one clock for all)."""
+
+
+class ProcessBeat(SQLModel, table=True):
+    """A `certmate run` process, as it last said it was alive: the cluster's roll call
+    for `certmate status`."""
+
+    __tablename__ = "process_beats"
+
+    name: str = Field(primary_key=True, max_length=128)
+    """The process's lease owner name (`run:<host>:<pid>:<random>`)."""
+    started_at: datetime = _utc()
+    seen_at: datetime = _utc()
+    last_sweep_at: datetime | None = _utc(nullable=True)
+    last_sweep_sent: int = 0
+    roles: str = Field(default="", max_length=128)
+    """What it does beyond handling, e.g. `poller` (comma-separated)."""
+
+
+class Lease(SQLModel, table=True):
+    """A job only one process may do at a time (polling Telegram): held by `owner`
+    until `expires_at`, renewed while alive, taken over only once expired."""
+
+    __tablename__ = "leases"
+
+    name: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(max_length=128)
+    expires_at: datetime = _utc()
