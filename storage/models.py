@@ -375,6 +375,6 @@ class Lease(SQLModel, table=True):
 
     __tablename__ = "leases"
 
-    name: str = Field(primary_key=True, max_length=64)
+    name: str = Field(primary_key=True, max_length=160)
     owner: str = Field(max_length=128)
     expires_at: datetime = _utc()

@@ -30,7 +30,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "leases",
-        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=160), nullable=False),
         sa.Column("owner", sa.String(length=128), nullable=False),
         sa.Column("expires_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_leases")),
