@@ -114,6 +114,8 @@ def check_pfx(data: bytes, limits: Limits) -> CheckedPfx:
             )
     check_kdf_budget(iterations, limits, "PFX")
     tested = [safe.payload for safe in encrypted] + key_bags[:1]
+    if not tested and pfx["macData"].isValue:  # only the MAC tests the password
+        tested = [bytes(pfx["macData"]["mac"].asOctets())]
     key_ids = tuple(dict.fromkeys(ciphertext_id(ciphertext) for ciphertext in tested))
     return CheckedPfx(data, tuple(encrypted), iterations, key_ids)
 

@@ -28,7 +28,7 @@ DOCUMENTED_LIMITS = {
     "kdf_iterations_max": 100_000,
     "kdf_total_iterations": 1_000_000,
 }
-CHAT_LIMITS = {"messages_per_minute": 20}
+CHAT_LIMITS = {"messages_per_minute": 20, "password_tries": 5, "password_tries_per_user": 20}
 
 
 def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
