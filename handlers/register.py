@@ -319,7 +319,8 @@ async def _register(
 ) -> bool:
     """Keep the certificate (sealed files, or the certificate alone; `keep_key`: its key
     was opened here); a proven renewal retires its predecessor and shows the
-    re-registration checklist (returns True then), anything else is kept beside it."""
+    re-registration checklist, anything else is kept beside it. True when the last
+    message has buttons of its own (the checklist, "register with its key")."""
     facts = item.certificate
     predecessor = await certificates.find_predecessor(ctx.session, ctx.user_id, facts)
     kept = (
@@ -353,8 +354,7 @@ async def _register(
         return False
     verdict = await succession.judge(ctx, item, predecessor, proven=keep_key)
     if verdict is not succession.Verdict.RENEWAL:
-        await _kept_beside(ctx, verdict, predecessor)
-        return False
+        return await _kept_beside(ctx, verdict, predecessor)
     await certificates.replace(ctx.session, ctx.user_id, predecessor.id, row.id, ctx.now)
     await audit.record(
         ctx.session, ctx.user_id, AuditAction.RENEW, ctx.now, facts.fingerprint_sha256
@@ -370,14 +370,16 @@ _BESIDE: Final = {
 }
 
 
-async def _kept_beside(ctx: Context, verdict: succession.Verdict, old: Certificate) -> None:
-    """Say that the new certificate was added beside the old one, not in its place, and why."""
+async def _kept_beside(ctx: Context, verdict: succession.Verdict, old: Certificate) -> bool:
+    """Say that the new certificate was added beside the old one, not in its place, and
+    why; True when that message's button must stay the latest."""
     expiry = old.not_after.astimezone(ctx.zone).date().isoformat()
     if verdict is succession.Verdict.NO_KEY:
         button = await ctx.button("add.with_key_button", f"{NAME}:start")
         ctx.say("add.beside_no_key", button, expiry=expiry)
-        return
+        return True
     ctx.say(_BESIDE[verdict], expiry=expiry)
+    return False
 
 
 async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
