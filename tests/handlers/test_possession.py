@@ -164,7 +164,6 @@ async def test_the_real_capubs_in_a_zip_unmasks_a_forgery_and_a_fake_one_vouches
 async def test_the_real_renewal_with_a_new_key_replaces_the_old_one(
     world: World,
     pair_files: tuple[Path, Path],
-    holder: Holder,
     ca: factory.Authority,
     tmp_path: Path,
 ) -> None:
