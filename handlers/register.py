@@ -258,12 +258,14 @@ async def _try_password(
             await lockout.failed(ctx, keys)
         ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
         return None
+    waiting = [item for item in items if _keys(item)[0] in pending]
+    if not waiting:  # a flow begun before keys were named so: nothing to match it with
+        ctx.say("add.stopped", *await main_menu(ctx))
+        return None
     wrong: list[tuple[str, ...]] = []
     checklist = False
-    for item in items:
+    for item in waiting:
         keys = _keys(item)
-        if keys[0] not in pending:
-            continue
         if item.opened is not None:
             checklist |= await _register(ctx, item, keys, keep_key=True)
         else:  # a wrong password and a key not its certificate's get one answer: no oracle
