@@ -6,7 +6,7 @@
     COLLECT --> PASSWORD : certificate and key are both here (or a PFX)
     COLLECT --> [*] : "reminders only" (the certificate alone is kept, no key, no password)
     PASSWORD --> PASSWORD : wrong password, or a key not its certificate's (one answer for
-                            both; 5 tries a key in 15 minutes, 20 a user in an hour)
+                            both; by default 5 tries a key in 15 minutes, 20 a user in an hour)
     PASSWORD --> [*] : all registered, locked out, or "reminders only"
     any --> [*] : the secure page sent files (or used the held ones) and a password
                   that opened them; a wrong one leaves the state as it was
@@ -22,8 +22,10 @@ never tells that the password was right.
 
 A certificate that looks like the renewal of a stored one retires it only
 with proof (`handlers.succession`); otherwise it is kept beside it and the
-user is told why. Files waiting in
-the flow live only in the vault-sealed part of the conversation state.
+user is told why.
+
+Files waiting in the flow live only in the vault-sealed part of the
+conversation state.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from handlers.renewal import show_checklist
 from handlers.secure_page import page_url
 from storage import audit, certificates
 from storage.links import Purpose
-from storage.models import AuditAction, Certificate
+from storage.models import AuditAction, Certificate, CertificateStatus
 from storage.packing import pack_files, unpack_files
 
 NAME: Final = "add"
@@ -330,7 +332,7 @@ async def _register(
         if keep_key
         else None
     )
-    if kept is not None and kept.id is not None:  # kept for reminders only, now with its key
+    if kept is not None and kept.id is not None and _keyless(kept):  # now with its key
         row = await certificates.attach_key(
             ctx.session, ctx.services.vault, ctx.user_id, kept.id, item.files,
             key_encryption=str(item.encryption), now=ctx.now,
@@ -412,7 +414,7 @@ async def _already_registered(ctx: Context, item: npki.BundleItem, *, with_key: 
     sent `with_key` is not: its key is taken)."""
     fingerprint = item.certificate.fingerprint_sha256
     existing = await certificates.find_by_fingerprint(ctx.session, ctx.user_id, fingerprint)
-    if existing is not None and not (with_key and not existing.has_private_key):
+    if existing is not None and not (with_key and _keyless(existing)):
         ctx.say("add.already_registered", holder=item.certificate.holder)
         return True
     return False
@@ -424,6 +426,11 @@ async def _locked(ctx: Context, keys: tuple[str, ...]) -> bool:
         ctx.say("add.locked", until=lockout.hhmm(ctx, until))
         return True
     return False
+
+
+def _keyless(row: Certificate) -> bool:
+    """Kept for reminders only, and still active: its key may come later."""
+    return row.status is CertificateStatus.ACTIVE and not row.has_private_key
 
 
 def _keys(item: npki.BundleItem) -> tuple[str, ...]:
