@@ -8,8 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from bot.config import Settings
+from cryptography import x509
+
+import npki
+from bot.config import ConfigError, Settings
 from bot.reminders.notifiers import NoticeNotifier, Notifier
 from handlers.assistant import Assistant
 from handlers.i18n import load_catalog
@@ -68,9 +72,24 @@ def build_services(settings: Settings, database: Database, clock: Clock) -> Serv
             reminders_pushed=frozenset(
                 {Channel.TELEGRAM} | ({Channel.KAKAO} if settings.kakao.event_api_key else set())
             ),
+            password_tries=settings.limits.password_tries,
+            password_tries_per_user=settings.limits.password_tries_per_user,
+            ca_certificates=load_ca_certificates(settings.npki.ca_certificates),
         ),
         clock=clock,
     )
+
+
+def load_ca_certificates(paths: tuple[str, ...]) -> tuple[x509.Certificate, ...]:
+    """The operator's CA certificates (`[npki] ca_certificates`); a file that cannot be
+    read is a `ConfigError` naming it, never a silently weaker check."""
+    found: list[x509.Certificate] = []
+    for path in paths:
+        try:
+            found.extend(npki.read_ca_certificates(Path(path).read_bytes()))
+        except (OSError, npki.NpkiError) as err:
+            raise ConfigError(f"[npki] ca_certificates: {path} cannot be read: {err}") from err
+    return tuple(found)
 
 
 def build_assistant(services: Services) -> Assistant:

@@ -43,6 +43,10 @@ class LimitsSettings:
     kdf_total_iterations: int = npki.DEFAULT_LIMITS.kdf_total_iterations
     messages_per_minute: int = 20
     """Per user, on chat channels (the console is not limited)."""
+    password_tries: int = 5
+    """Wrong passwords on one private key (in 15 minutes) before it is locked 15 minutes."""
+    password_tries_per_user: int = 20
+    """Wrong passwords of one user on all keys (in an hour) before all are locked an hour."""
 
     def npki(self) -> npki.Limits:
         """The limits in the form the certificate library takes."""
@@ -54,6 +58,14 @@ class LimitsSettings:
             kdf_iterations_max=self.kdf_iterations_max,
             kdf_total_iterations=self.kdf_total_iterations,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NpkiSettings:
+    """`[npki]`: certificate facts the operator supplies."""
+
+    ca_certificates: tuple[str, ...] = ()
+    """Files of CA certificates (PEM or DER) whose signature a renewal must carry."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +216,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     kakao: KakaoSettings = field(default_factory=KakaoSettings)
+    npki: NpkiSettings = field(default_factory=NpkiSettings)
 
     @property
     def database_url(self) -> str:

@@ -20,19 +20,19 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
 from pydantic import BaseModel
 
 import npki
+from handlers import lockout
 from handlers.flow import Context, Event, Page, Press, State, Text, Unhandled
 from handlers.menu import certificate_choices, main_menu
 from handlers.messages import PageForm
 from handlers.offload import off_loop
 from handlers.secure_page import page_url
-from storage import attempts, audit, certificates
+from storage import audit, certificates
 from storage.errors import NotFound
 from storage.links import Purpose
 from storage.models import AuditAction, Certificate
@@ -180,24 +180,26 @@ async def _export_with_password(
     page: bool = False,
 ) -> State | None:
     assert row.id is not None  # noqa: S101
-    locked = await attempts.locked_until(ctx.session, ctx.user_id, row.fingerprint, ctx.now)
-    if locked is not None:
-        ctx.say("add.locked", *await main_menu(ctx), until=_hhmm(ctx, locked))
-        return None
     files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
+    keys = await _key_names(ctx, files, row)
+    locked = await lockout.locked_until(ctx, keys)
+    if locked is not None:
+        ctx.say("add.locked", *await main_menu(ctx), until=lockout.hhmm(ctx, locked))
+        return None
     opened = await _open(ctx, files, password)
     if opened is None:
-        verdict = await attempts.record_failure(ctx.session, ctx.user_id, row.fingerprint, ctx.now)
+        verdict = await lockout.failed(ctx, keys)
         if verdict.locked_until is not None:
-            ctx.say("add.locked", *await main_menu(ctx), until=_hhmm(ctx, verdict.locked_until))
+            until = lockout.hhmm(ctx, verdict.locked_until)
+            ctx.say("add.locked", *await main_menu(ctx), until=until)
             return None
         if page:
-            ctx.say("page.wrong_password", tries=verdict.failures, max=attempts.MAX_FAILURES)
+            ctx.say("page.wrong_password", tries=verdict.failures, max=lockout.tries(ctx))
             ctx.keep_page_open()
             return None
-        ctx.ask_secret("add.wrong_password", tries=verdict.failures, max=attempts.MAX_FAILURES)
+        ctx.ask_secret("add.wrong_password", tries=verdict.failures, max=lockout.tries(ctx))
         return State(NAME, Step.CURRENT, data.model_dump(), new_password)
-    await attempts.clear(ctx.session, ctx.user_id, row.fingerprint)
+    await lockout.opened(ctx, keys)
     if data.target == "pfx" and new_password is not None:
         pfx = await off_loop(npki.export_pfx, opened, new_password)
         await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
@@ -209,6 +211,12 @@ async def _export_with_password(
     return None
 
 
+async def _key_names(ctx: Context, files: dict[str, bytes], row: Certificate) -> list[str]:
+    """The stored key's names, the ones registration counted against (`npki.key_ids`)."""
+    found = await off_loop(npki.key_ids, files, limits=ctx.services.settings.limits)
+    return [name for names in found for name in names] or [row.fingerprint]
+
+
 async def _open(
     ctx: Context, files: dict[str, bytes], password: bytes
 ) -> npki.OpenedCertificate | None:
@@ -216,7 +224,7 @@ async def _open(
         items = await off_loop(
             npki.open_bundle, files, password, limits=ctx.services.settings.limits
         )
-    except npki.WrongPassword:
+    except (npki.WrongPassword, npki.KeyMismatch):
         return None
     return next((item.opened for item in items if item.opened is not None), None)
 
@@ -250,7 +258,3 @@ async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
 def _file_stem(row: Certificate) -> str:
     expiry = row.not_after.date().isoformat()
     return _UNSAFE_NAME.sub("_", f"{row.holder}-{expiry}") or "certificate"
-
-
-def _hhmm(ctx: Context, moment: datetime) -> str:
-    return moment.astimezone(ctx.zone).strftime("%H:%M")

@@ -5,7 +5,8 @@
     COLLECT --> COLLECT : a file whose partner is still missing (held sealed, 10 minutes)
     COLLECT --> PASSWORD : certificate and key are both here (or a PFX)
     COLLECT --> [*] : "reminders only" (the certificate alone is kept, no key, no password)
-    PASSWORD --> PASSWORD : wrong password (5 tries in 15 minutes), or the next one of a zip
+    PASSWORD --> PASSWORD : wrong password, or a key not its certificate's (one answer for
+                            both; by default 5 tries a key in 15 minutes, 20 a user in an hour)
     PASSWORD --> [*] : all registered, locked out, or "reminders only"
     any --> [*] : the secure page sent files (or used the held ones) and a password
                   that opened them; a wrong one leaves the state as it was
@@ -14,8 +15,17 @@ The secure page is offered beside every password request (Telegram), and is
 the only way in on KakaoTalk, where a typed password could not be deleted.
 
 The password message is deleted before anything else is done with it, is
-used once in memory to open the key, and is never stored. Files waiting in
-the flow live only in the vault-sealed part of the conversation state.
+used once in memory to open the key, and is never stored. Wrong passwords
+are counted against the key itself (`handlers.lockout`), and a key that does
+not belong to its certificate is answered as a wrong password is: the answer
+never tells that the password was right.
+
+A certificate that looks like the renewal of a stored one retires it only
+with proof (`handlers.succession`); otherwise it is kept beside it and the
+user is told why.
+
+Files waiting in the flow live only in the vault-sealed part of the
+conversation state.
 """
 
 from __future__ import annotations
@@ -29,6 +39,7 @@ from typing import Any, Final
 from pydantic import BaseModel
 
 import npki
+from handlers import lockout, succession
 from handlers.flow import Context, Event, Files, Page, Press, State, Text, Unhandled
 from handlers.menu import main_menu
 from handlers.messages import PageForm
@@ -36,14 +47,13 @@ from handlers.offload import off_loop
 from handlers.present import facts_of, summary
 from handlers.renewal import show_checklist
 from handlers.secure_page import page_url
-from storage import attempts, audit, certificates
+from storage import audit, certificates
 from storage.links import Purpose
-from storage.models import AuditAction
+from storage.models import AuditAction, Certificate, CertificateStatus
 from storage.packing import pack_files, unpack_files
 
 NAME: Final = "add"
 HOLD: Final = timedelta(minutes=10)
-PFX_PREFIX: Final = "pfx:"
 
 
 class Step(StrEnum):
@@ -56,7 +66,7 @@ class Data(BaseModel):
 
     held_until: datetime | None = None
     pending: list[str] = []
-    """Fingerprints waiting for their password (`pfx:<sha256>` for a PFX)."""
+    """Keys waiting for their password, each by its first name (`npki.key_ids`)."""
 
 
 class RegisterFlow:
@@ -117,11 +127,13 @@ async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> Sta
     try:
         items = await off_loop(npki.open_bundle, files, None, limits=limits)
     except npki.PasswordRequired:
-        return await _ask_password(ctx, files, [_pfx_subject(files)])
+        return await _ask_password(ctx, files, await _file_keys(ctx, files), pfx=True)
     except npki.NpkiError as error:
         ctx.say("add.unreadable", reason=error.message(ctx.texts.locale))
         return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), held) if held else None
-    new = [item for item in items if not await _already_registered(ctx, item)]
+    new = [
+        item for item in items if not await _already_registered(ctx, item, with_key=item.has_key)
+    ]
     if not items:
         ctx.say("add.need_certificate")
         return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), files)
@@ -140,22 +152,22 @@ async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> Sta
         return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), files)
     if len(with_key) < len(new):
         ctx.say("add.some_without_key", count=len(new) - len(with_key))
-    return await _ask_password(
-        ctx, files, [item.certificate.fingerprint_sha256 for item in with_key], with_key
-    )
+    return await _ask_password(ctx, files, [_keys(item) for item in with_key], items=with_key)
 
 
 async def _ask_password(
     ctx: Context,
     files: dict[str, bytes],
-    pending: list[str],
+    pending: list[tuple[str, ...]],
+    *,
     items: list[npki.BundleItem] | None = None,
+    pfx: bool = False,
 ) -> State | None:
-    open_pending = [subject for subject in pending if not await _locked(ctx, subject)]
+    open_pending = [keys[0] for keys in pending if not await _locked(ctx, keys)]
     if not open_pending:
         return None
     names = ", ".join(item.certificate.holder for item in items or [])
-    key = "add.ask_password_pfx" if open_pending[0].startswith(PFX_PREFIX) else "add.ask_password"
+    key = "add.ask_password_pfx" if pfx else "add.ask_password"
     ctx.ask_secret(
         key,
         await ctx.button("add.reminders_only_button", f"{NAME}:reminders_only"),
@@ -179,17 +191,21 @@ async def _from_page(
     try:
         items = await off_loop(npki.open_bundle, files, None, limits=limits)
     except npki.PasswordRequired:
-        pending = [_pfx_subject(files)]
+        pending = [keys[0] for keys in await _file_keys(ctx, files)]
     except npki.NpkiError as error:
         return _page_retry(ctx, previous, "add.unreadable", reason=error.message(ctx.texts.locale))
     else:
         if not items:
             return _page_retry(ctx, previous, "add.need_certificate")
-        new = [item for item in items if not await _already_registered(ctx, item)]
+        new = [
+            item
+            for item in items
+            if not await _already_registered(ctx, item, with_key=item.has_key)
+        ]
         if not new:
             ctx.say("add.nothing_new")
             return None
-        pending = [item.certificate.fingerprint_sha256 for item in new if item.has_key]
+        pending = [_keys(item)[0] for item in new if item.has_key]
         if not pending and form.password:
             return _page_retry(ctx, previous, "page.need_key")
         if not pending:  # a certificate alone and no password: reminders only, on purpose
@@ -224,30 +240,38 @@ async def _try_password(
             return _page_retry(ctx, previous, "page.password_empty")
         ctx.ask_secret("add.password_empty")
         return _state(Step.PASSWORD, data, files)
-    pending = [subject for subject in data.pending if not await _locked(ctx, subject)]
+    named = {keys[0]: keys for keys in await _file_keys(ctx, files)}
+    pending = {
+        first: named.get(first, (first,))
+        for first in data.pending
+        if not await _locked(ctx, named.get(first, (first,)))
+    }
     if not pending:
         return None
     try:
         items = await off_loop(
             npki.open_bundle, files, password, limits=ctx.services.settings.limits
         )
-    except npki.WrongPassword:
-        return await _wrong(ctx, files, pending, page=page, previous=previous)
+    except (npki.WrongPassword, npki.KeyMismatch):  # a PFX whose key is not its certificate's
+        return await _wrong(ctx, files, list(pending.values()), page=page, previous=previous)
     except npki.NpkiError as error:
+        # The password was tried: count it, so that no answer tests a password for free.
+        for keys in pending.values():
+            await lockout.failed(ctx, keys)
         ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
         return None
-    wrong: list[str] = []
+    waiting = [item for item in items if _keys(item)[0] in pending]
+    if not waiting:  # a flow begun before keys were named so: nothing to match it with
+        ctx.say("add.stopped", *await main_menu(ctx))
+        return None
+    wrong: list[tuple[str, ...]] = []
     checklist = False
-    for item in items:
-        subject = _subject(item, files)
-        if subject not in pending:
-            continue
+    for item in waiting:
+        keys = _keys(item)
         if item.opened is not None:
-            checklist |= await _register(ctx, item, subject, keep_key=True)
-        elif isinstance(item.key_error, npki.KeyMismatch):
-            ctx.say("add.key_mismatch", holder=item.certificate.holder)
-        else:
-            wrong.append(subject)
+            checklist |= await _register(ctx, item, keys, keep_key=True)
+        else:  # a wrong password and a key not its certificate's get one answer: no oracle
+            wrong.append(keys)
     if wrong:
         return await _wrong(ctx, files, wrong, page=page, previous=previous)
     await _done(ctx, checklist)
@@ -267,47 +291,64 @@ async def _done(ctx: Context, checklist: bool) -> None:
 async def _wrong(
     ctx: Context,
     files: dict[str, bytes],
-    wrong: list[str],
+    wrong: list[tuple[str, ...]],
     *,
     page: bool,
     previous: State | None,
 ) -> State | None:
-    """Count a failure for each certificate the password did not open; lock at the limit."""
+    """Count a failure for each key the password did not open (or that is not its
+    certificate's); lock at the limits."""
     keep: list[str] = []
     tries = 0
-    for subject in wrong:
-        verdict = await attempts.record_failure(ctx.session, ctx.user_id, subject, ctx.now)
+    for keys in wrong:
+        verdict = await lockout.failed(ctx, keys)
         if verdict.locked_until is not None:
-            ctx.say("add.locked", until=_local_time(ctx, verdict.locked_until))
+            ctx.say("add.locked", until=lockout.hhmm(ctx, verdict.locked_until))
         else:
-            keep.append(subject)
+            keep.append(keys[0])
             tries = max(tries, verdict.failures)
     if not keep:
         ctx.say("add.stopped", *await main_menu(ctx))
         return None
     if page:
         return _page_retry(
-            ctx, previous, "page.wrong_password", tries=tries, max=attempts.MAX_FAILURES
+            ctx, previous, "page.wrong_password", tries=tries, max=lockout.tries(ctx)
         )
-    ctx.ask_secret("add.wrong_password", tries=tries, max=attempts.MAX_FAILURES)
+    ctx.ask_secret("add.wrong_password", tries=tries, max=lockout.tries(ctx))
     return _state(Step.PASSWORD, Data(pending=keep), files)
 
 
-async def _register(ctx: Context, item: npki.BundleItem, subject: str, *, keep_key: bool) -> bool:
-    """Keep the certificate (sealed files, or the certificate alone); a renewal retires
-    its predecessor and shows the re-registration checklist (returns True then)."""
+async def _register(
+    ctx: Context, item: npki.BundleItem, keys: tuple[str, ...], *, keep_key: bool
+) -> bool:
+    """Keep the certificate (sealed files, or the certificate alone; `keep_key`: its key
+    was opened here); a proven renewal retires its predecessor and shows the
+    re-registration checklist, anything else is kept beside it. True when the last
+    message has buttons of its own (the checklist, "register with its key")."""
     facts = item.certificate
     predecessor = await certificates.find_predecessor(ctx.session, ctx.user_id, facts)
-    row = await certificates.add(
-        ctx.session,
-        ctx.services.vault,
-        ctx.user_id,
-        facts,
-        item.files if keep_key else {"signCert.der": facts.der},
-        key_encryption=str(item.encryption) if keep_key else None,
-        now=ctx.now,
+    kept = (
+        await certificates.find_by_fingerprint(ctx.session, ctx.user_id, facts.fingerprint_sha256)
+        if keep_key
+        else None
     )
-    await attempts.clear(ctx.session, ctx.user_id, subject)
+    if kept is not None and kept.id is not None and _keyless(kept):  # now with its key
+        row = await certificates.attach_key(
+            ctx.session, ctx.services.vault, ctx.user_id, kept.id, item.files,
+            key_encryption=str(item.encryption), now=ctx.now,
+        )  # fmt: skip
+    else:
+        row = await certificates.add(
+            ctx.session,
+            ctx.services.vault,
+            ctx.user_id,
+            facts,
+            item.files if keep_key else {"signCert.der": facts.der},
+            key_encryption=str(item.encryption) if keep_key else None,
+            now=ctx.now,
+        )
+    if keep_key:
+        await lockout.opened(ctx, keys)
     await audit.record(
         ctx.session, ctx.user_id, AuditAction.UPLOAD, ctx.now, facts.fingerprint_sha256
     )
@@ -315,12 +356,34 @@ async def _register(ctx: Context, item: npki.BundleItem, subject: str, *, keep_k
     ctx.say(key, details=_summary(ctx, facts))
     if predecessor is None or predecessor.id is None or row.id is None:
         return False
+    verdict = await succession.judge(ctx, item, predecessor, proven=keep_key)
+    if verdict is not succession.Verdict.RENEWAL:
+        return await _kept_beside(ctx, verdict, predecessor)
     await certificates.replace(ctx.session, ctx.user_id, predecessor.id, row.id, ctx.now)
     await audit.record(
         ctx.session, ctx.user_id, AuditAction.RENEW, ctx.now, facts.fingerprint_sha256
     )
     await show_checklist(ctx, row.id, after_renewal=True)
     return True
+
+
+_BESIDE: Final = {
+    succession.Verdict.OTHER_ISSUER: "add.beside_other_issuer",
+    succession.Verdict.BAD_SIGNATURE: "add.beside_bad_signature",
+    succession.Verdict.UNKNOWN_ISSUER: "add.beside_unknown_issuer",
+}
+
+
+async def _kept_beside(ctx: Context, verdict: succession.Verdict, old: Certificate) -> bool:
+    """Say that the new certificate was added beside the old one, not in its place, and
+    why; True when that message's button must stay the latest."""
+    expiry = old.not_after.astimezone(ctx.zone).date().isoformat()
+    if verdict is succession.Verdict.NO_KEY:
+        button = await ctx.button("add.with_key_button", f"{NAME}:start")
+        ctx.say("add.beside_no_key", button, expiry=expiry)
+        return True
+    ctx.say(_BESIDE[verdict], expiry=expiry)
+    return False
 
 
 async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
@@ -336,9 +399,9 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
     registered = 0
     checklist = False
     for item in items:
-        if await _already_registered(ctx, item):
+        if await _already_registered(ctx, item, with_key=False):
             continue
-        checklist |= await _register(ctx, item, item.certificate.fingerprint_sha256, keep_key=False)
+        checklist |= await _register(ctx, item, _keys(item), keep_key=False)
         registered += 1
     if not registered:
         ctx.say("add.nothing_new", *await main_menu(ctx))
@@ -346,43 +409,55 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
     await _done(ctx, checklist)
 
 
-async def _already_registered(ctx: Context, item: npki.BundleItem) -> bool:
+async def _already_registered(ctx: Context, item: npki.BundleItem, *, with_key: bool) -> bool:
+    """Whether the user has this certificate already (kept for reminders only and now
+    sent `with_key` is not: its key is taken)."""
     fingerprint = item.certificate.fingerprint_sha256
     existing = await certificates.find_by_fingerprint(ctx.session, ctx.user_id, fingerprint)
-    if existing is not None:
+    if existing is not None and not (with_key and _keyless(existing)):
         ctx.say("add.already_registered", holder=item.certificate.holder)
         return True
     return False
 
 
-async def _locked(ctx: Context, subject: str) -> bool:
-    until = await attempts.locked_until(ctx.session, ctx.user_id, subject, ctx.now)
+async def _locked(ctx: Context, keys: tuple[str, ...]) -> bool:
+    until = await lockout.locked_until(ctx, keys)
     if until is not None:
-        ctx.say("add.locked", until=_local_time(ctx, until))
+        ctx.say("add.locked", until=lockout.hhmm(ctx, until))
         return True
     return False
 
 
-def _subject(item: npki.BundleItem, files: Mapping[str, bytes]) -> str:
-    """What the lockout counts against: the certificate, or for a PFX the file itself."""
-    if item.source == "pkcs12":
-        return _pfx_subject(files)
-    return item.certificate.fingerprint_sha256
+def _keyless(row: Certificate) -> bool:
+    """Kept for reminders only, and still active: its key may come later."""
+    return row.status is CertificateStatus.ACTIVE and not row.has_private_key
 
 
-def _pfx_subject(files: Mapping[str, bytes]) -> str:
+def _keys(item: npki.BundleItem) -> tuple[str, ...]:
+    """What the lockout counts against: the key's names (a key stored in the clear has
+    none, and no password to guess: its certificate names it then)."""
+    return item.key_ids or (item.certificate.fingerprint_sha256,)
+
+
+async def _file_keys(ctx: Context, files: Mapping[str, bytes]) -> list[tuple[str, ...]]:
+    """The names of every key in `files` (a PFX's certificate is unreadable before its
+    password, its key is not); at least one, so that the password can be counted."""
+    try:
+        found = await off_loop(npki.key_ids, files, limits=ctx.services.settings.limits)
+    except npki.NpkiError:
+        found = []
+    return found or [(_files_digest(files),)]
+
+
+def _files_digest(files: Mapping[str, bytes]) -> str:
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(files[name])
-    return PFX_PREFIX + digest.hexdigest()[: 64 - len(PFX_PREFIX)]
+    return "files:" + digest.hexdigest()[:58]
 
 
 def _summary(ctx: Context, certificate: npki.Certificate) -> str:
     return summary(facts_of(certificate), ctx.texts, ctx.now, ctx.zone)
-
-
-def _local_time(ctx: Context, moment: datetime) -> str:
-    return moment.astimezone(ctx.zone).strftime("%H:%M")
 
 
 def _state(step: Step, data: Data, files: Mapping[str, bytes]) -> State:

@@ -6,9 +6,12 @@
     any --> [*] : a checklist item ticked (stateless: the checklist is its own message)
 
 The renewed certificate is taken by the register flow, which recognises it
-as the renewal of the old one (same subject and CA, later expiry), moves the
-linked accounts to it marked "needs re-registration", retires the old one
-(files shredded, reminders cancelled) and shows the checklist built here.
+as the renewal of the old one (same subject and CA, later expiry) and, only
+with proof (its own key opened with its password, the same issuer, the
+issuer's signature where the CA certificate is known: `handlers.succession`),
+moves the linked accounts to it marked "needs re-registration", retires the
+old one (files shredded, reminders cancelled) and shows the checklist built
+here. Without proof the new one is kept beside the old one.
 """
 
 from __future__ import annotations

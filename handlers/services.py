@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from cryptography import x509
+
 import npki
 from handlers.i18n import Catalog
 from handlers.institutions import Directory
@@ -36,6 +38,12 @@ class AssistantSettings:
     reminders_pushed: frozenset[Channel] = frozenset({Channel.TELEGRAM})
     """Channels whose users get reminders sent first; others see them at their next
     message (KakaoTalk without the Event API), which they are told when they register."""
+    password_tries: int = 5
+    """Wrong passwords on one private key (15 minutes) before it is locked for 15 minutes."""
+    password_tries_per_user: int = 20
+    """Wrong passwords of one user, all keys together (an hour) before all are locked an hour."""
+    ca_certificates: tuple[x509.Certificate, ...] = ()
+    """CA certificates the operator trusts for checking a renewal's issuer signature."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,9 @@ A pure library: no files, network, database or chat. The public surface:
 - `open_pair(cert, key, password)` → `OpenedCertificate`
 - `open_pfx(data, password)` → `OpenedCertificate`
 - `open_bundle(files, password)` → `list[BundleItem]` (loose files, zips, PFX)
+- `key_ids(files)` → the names of the private keys in `files` (for lockouts)
+- `check_signature(certificate, authorities)` → `Signature` (did a CA's key sign it)
+- `read_ca_certificates(data)` → CA certificates (PEM, or DER one after another)
 - `export_pfx(opened, password)` → PFX bytes (AES-256, PBKDF2-SHA256)
 - `export_npki_pair(opened, password)` → `NpkiPair` (signCert.der + signPri.key)
 
@@ -15,7 +18,7 @@ subclasses; see `npki.errors` for the tree.
 """
 
 from npki._guard import guarded
-from npki.bundle import BundleItem, open_bundle
+from npki.bundle import BundleItem, key_ids, open_bundle
 from npki.certificate import Certificate, parse_certificate
 from npki.errors import (
     KeyMismatch,
@@ -27,6 +30,7 @@ from npki.errors import (
     WrongPassword,
 )
 from npki.export import NpkiPair, export_npki_pair
+from npki.issuer import Signature, check_signature, issuer_name, read_authorities
 from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
 from npki.limits import DEFAULT_LIMITS, Limits
 from npki.pair import OpenedCertificate, open_pair
@@ -35,6 +39,7 @@ from npki.policies import CA_LABELS, HOLDER_TYPE_LABELS, POLICIES, USAGE_LABELS,
 
 read_certificate = guarded(parse_certificate)
 read_key_file = guarded(parse_key_file)
+read_ca_certificates = read_authorities
 
 __all__ = [
     "CA_LABELS",
@@ -55,14 +60,19 @@ __all__ = [
     "OpenedCertificate",
     "PasswordRequired",
     "Policy",
+    "Signature",
     "UnsafeInput",
     "UnsupportedFormat",
     "WrongPassword",
+    "check_signature",
     "export_npki_pair",
     "export_pfx",
+    "issuer_name",
+    "key_ids",
     "open_bundle",
     "open_pair",
     "open_pfx",
+    "read_ca_certificates",
     "read_certificate",
     "read_key_file",
 ]

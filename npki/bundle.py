@@ -3,8 +3,10 @@
 Input is any mix of loose files and zips of an NPKI tree
 (`NPKI/<CA>/USER/<dn-folder>/signCert.der` at any depth, names in any case)
 and PFX files. Each signing certificate is paired with the key in its own
-folder and keeps the folder's `km` pair; `CaPubs` and unknown files inside a
-zip are ignored; encryption (`km`) certificates are never reported. When
+folder and keeps the folder's `km` pair; unknown files inside a zip are
+ignored; encryption (`km`) certificates are never reported. The CA
+certificates of `CaPubs` files are handed back beside every item
+(`BundleItem.authorities`), a damaged one ignored as before. When
 loose files leave exactly one certificate and one key unpaired, those two are
 paired (a user who picked `signCert.der` and `signPri.key` from two places).
 
@@ -12,6 +14,10 @@ A password, when given, is tried on every key: a key it does not open, or
 that does not belong to its certificate, is reported on that certificate
 (`BundleItem.key_error`) rather than raised, so one bad key does not hide
 the others. Anything unsafe or damaged refuses the whole bundle.
+
+Each key is named by its ciphertext (`BundleItem.key_ids`, `key_ids`), so a
+lockout counts against the key itself, whatever file or certificate it
+comes with (`npki.keyid`).
 
 Every file is read before any key is derived, so that the rounds all of
 them ask for together are checked against `Limits.kdf_total_iterations`
@@ -27,11 +33,15 @@ from enum import Enum, auto
 from functools import partial
 from typing import Final, Literal
 
+from cryptography import x509
+
 from npki._guard import guarded
 from npki.archive import is_zip, read_zip
 from npki.certificate import Certificate, parse_certificate
-from npki.errors import KeyMismatch, MalformedInput, UnsafeInput, WrongPassword
+from npki.errors import KeyMismatch, MalformedInput, NpkiError, UnsafeInput, WrongPassword
+from npki.issuer import read_authorities
 from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
+from npki.keyid import ciphertext_id
 from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_budget
 from npki.pair import OpenedCertificate, open_key
 from npki.pfx import CheckedPfx, check_pfx, looks_like_pfx, open_checked_pfx
@@ -48,7 +58,7 @@ class _Role(Enum):
     KM_CERT = auto()
     KM_KEY = auto()
     PFX = auto()
-    IGNORED = auto()
+    CA_PUBS = auto()
 
 
 _ROLE_BY_NAME: Final = {
@@ -77,6 +87,11 @@ class BundleItem:
     opened: OpenedCertificate | None = field(default=None, repr=False)
     """The opened key, when the password opened it and it belongs to the certificate."""
     key_error: WrongPassword | KeyMismatch | None = None
+    key_ids: tuple[str, ...] = ()
+    """What a lockout counts against: its key's ciphertext(s); empty when no key came."""
+    authorities: tuple[x509.Certificate, ...] = field(default=(), repr=False, compare=False)
+    """The CA certificates of the `CaPubs` files that came with it (unverified: anyone
+    can write one)."""
 
     @property
     def has_key(self) -> bool:
@@ -128,7 +143,40 @@ def open_bundle(
                 found.append(npki_found)
     if password is not None:
         check_kdf_budget(sum(f.kdf_iterations for f in found), limits, "upload")
-    return _unique([f.open(password) for f in found])
+    authorities = _authorities(entries, limits)
+    items = _unique([f.open(password) for f in found])
+    return [replace(item, authorities=authorities) for item in items]
+
+
+@guarded
+def key_ids(
+    files: Mapping[str, bytes], *, limits: Limits = DEFAULT_LIMITS
+) -> list[tuple[str, ...]]:
+    """The names of every private key in `files`, one tuple per key file or PFX, derived
+    from the envelopes only (no password, no key derivation)."""
+    found: list[tuple[str, ...]] = []
+    for entry in _expand(files, limits):
+        if entry.role is _Role.SIGN_KEY:
+            found.append(_key_file_ids(parse_key_file(entry.data, limits)))
+        elif entry.role is _Role.PFX:
+            found.append(check_pfx(entry.data, limits).key_ids)
+    return [ids for ids in found if ids]
+
+
+def _key_file_ids(key_file: KeyFile) -> tuple[str, ...]:
+    return (ciphertext_id(key_file.payload),) if key_file.is_encrypted else ()
+
+
+def _authorities(entries: list[_Entry], limits: Limits) -> tuple[x509.Certificate, ...]:
+    """The CA certificates of every readable `CaPubs` file."""
+    found: list[x509.Certificate] = []
+    for entry in entries:
+        if entry.role is _Role.CA_PUBS:
+            try:
+                found.extend(read_authorities(entry.data, limits))
+            except NpkiError:
+                continue  # a damaged CaPubs was always ignored; it still is
+    return tuple(found)
 
 
 def _expand(files: Mapping[str, bytes], limits: Limits) -> list[_Entry]:
@@ -155,6 +203,8 @@ def _role_in_zip(path: str) -> _Role | None:
     base = _basename(path).lower()
     if base in _ROLE_BY_NAME:
         return _ROLE_BY_NAME[base]
+    if base.startswith("capubs"):
+        return _Role.CA_PUBS
     if base.endswith(_PFX_SUFFIXES):
         return _Role.PFX
     return None
@@ -164,7 +214,7 @@ def _role_of_loose(path: str) -> _Role | None:
     """The role of a file a user picked by hand, by its suffix."""
     base = _basename(path).lower()
     if base.startswith("capubs"):
-        return _Role.IGNORED
+        return _Role.CA_PUBS
     if base.endswith(_CERT_SUFFIXES):
         return _Role.SIGN_CERT
     if base.endswith(".key"):
@@ -246,6 +296,7 @@ def _npki_found(cert: _Entry, key: _Entry | None, folder: _Folder, limits: Limit
         encryption=key_file.encryption if key_file else None,
         iterations=key_file.iterations if key_file else None,
         files=files,
+        key_ids=_key_file_ids(key_file) if key_file else (),
     )
     if key_file is None:
         return _Found(0, lambda _password: item)
@@ -280,6 +331,7 @@ def _open_pfx(path: str, pfx: CheckedPfx, limits: Limits, password: bytes | None
         iterations=None,
         files={_basename(path): pfx.data},
         opened=opened,
+        key_ids=pfx.key_ids,
     )
 
 

@@ -31,6 +31,7 @@ from npki.errors import (
     WrongPassword,
 )
 from npki.keyfile import KeyEncryption, KeyFile, Named, decrypt_payload, parse_pbes2
+from npki.keyid import ciphertext_id
 from npki.keymatch import check_key_matches, load_private_key
 from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_budget, check_kdf_iterations
 from npki.pair import OpenedCertificate
@@ -64,6 +65,9 @@ class CheckedPfx:
     kdf_iterations: int
     """The iteration counts readable without the password (MAC, encrypted safes,
     key bags in plain safes), summed: the key derivation opening it asks for."""
+    key_ids: tuple[str, ...] = ()
+    """What its password is tested on (`npki.keyid`): each encrypted safe and the
+    first shrouded key bag of its plain safes."""
 
 
 @guarded
@@ -92,10 +96,13 @@ def check_pfx(data: bytes, limits: Limits) -> CheckedPfx:
         )
     safes = _decode_safes(_data_content(auth_safe))
     encrypted: list[EncryptedSafe] = []
+    key_bags: list[bytes] = []
     for content_info in safes:
         kind = str(content_info["contentType"])
         if kind == _asn1.OID_PKCS7_DATA:
-            iterations += _check_bags(_decode_bags(_data_content(content_info)), limits)
+            bags = _decode_bags(_data_content(content_info))
+            iterations += _check_bags(bags, limits)
+            key_bags.extend(_shrouded_keys(bags))
         elif kind == _asn1.OID_PKCS7_ENCRYPTED_DATA:
             safe = _encrypted_safe(content_info, limits)
             encrypted.append(safe)
@@ -106,7 +113,11 @@ def check_pfx(data: bytes, limits: Limits) -> CheckedPfx:
                 "지원하지 않는 구조의 PFX 파일입니다.",
             )
     check_kdf_budget(iterations, limits, "PFX")
-    return CheckedPfx(data, tuple(encrypted), iterations)
+    tested = [safe.payload for safe in encrypted] + key_bags[:1]
+    if not tested and pfx["macData"].isValue:  # only the MAC tests the password
+        tested = [bytes(pfx["macData"]["mac"].asOctets())]
+    key_ids = tuple(dict.fromkeys(ciphertext_id(ciphertext) for ciphertext in tested))
+    return CheckedPfx(data, tuple(encrypted), iterations, key_ids)
 
 
 def open_checked_pfx(pfx: CheckedPfx, password: bytes | None, limits: Limits) -> OpenedCertificate:
@@ -274,6 +285,19 @@ def _check_bag(bag: Any, limits: Limits) -> int:
         return 0
     envelope = _asn1.decode(bytes(bag["bagValue"].asOctets()), _asn1.EncryptedPrivateKeyInfo())
     return _check_algorithm(envelope["encryptionAlgorithm"], limits)
+
+
+def _shrouded_keys(bags: Any) -> list[bytes]:
+    """The ciphertexts of the shrouded key bags in one SafeContents, in order."""
+    return [
+        bytes(
+            _asn1.decode(bytes(bag["bagValue"].asOctets()), _asn1.EncryptedPrivateKeyInfo())[
+                "encryptedData"
+            ]
+        )
+        for bag in bags
+        if str(bag["bagId"]) == _asn1.OID_PKCS12_SHROUDED_KEY_BAG
+    ]
 
 
 def _check_algorithm(algorithm: Any, limits: Limits) -> int:

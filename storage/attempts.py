@@ -1,11 +1,19 @@
-"""Password lockout: after 5 wrong passwords in 15 minutes a certificate is locked for a while.
+"""Password lockout: wrong passwords counted against the private key, and per owner.
 
-Counted per owner and certificate (or PFX file), in the database, so that
-neither a restart nor `/cancel` and a fresh upload resets the count.
+A key is named by its ciphertext (`npki.keyid`), not by the file's bytes or
+the certificate it came with: appending a byte or pairing the key with
+another certificate tries the same key and finds the same count. A PFX has
+several names (each thing its password is tested on); it is locked when any
+of them is. Beside the keys, one row per owner (`OWNER`) counts the owner's
+wrong passwords across all keys, so a thief holding many files cannot try
+five passwords on each. Counts live in the database: neither a restart nor
+`/cancel` and a fresh upload resets them. The right password clears the
+key's count, never the owner's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -16,58 +24,94 @@ from sqlmodel import col, select
 
 from storage.models import KeyAttempt
 
-MAX_FAILURES: Final = 5
-WINDOW: Final = timedelta(minutes=15)
-LOCKOUT: Final = timedelta(minutes=15)
+OWNER: Final = "user"
+"""The subject of the owner's row (key names start with `key:`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How many wrong passwords, in what window, lock for how long."""
+
+    tries: int
+    window: timedelta
+    lockout: timedelta
+
+
+KEY_POLICY: Final = Policy(5, timedelta(minutes=15), timedelta(minutes=15))
+OWNER_POLICY: Final = Policy(20, timedelta(hours=1), timedelta(hours=1))
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
     failures: int
+    """The key's failures in its window (the most of its names)."""
     locked_until: datetime | None
+    """When the lock lifts, if this failure locked the key or the owner."""
 
 
 async def locked_until(
-    session: AsyncSession, owner_id: int, subject: str, now: datetime
+    session: AsyncSession, owner_id: int, keys: Collection[str], now: datetime
 ) -> datetime | None:
-    """When the lock on `subject` lifts, if it is locked now."""
-    row = await _row(session, owner_id, subject)
-    if row is None or row.locked_until is None or row.locked_until <= now:
-        return None
-    return row.locked_until
+    """When the lock on these keys (or on the owner) lifts, if it is locked now."""
+    rows = await _rows(session, owner_id, [*keys, OWNER])
+    locks = [row.locked_until for row in rows.values() if row.locked_until is not None]
+    current = [until for until in locks if until > now]
+    return max(current) if current else None
 
 
 async def record_failure(
-    session: AsyncSession, owner_id: int, subject: str, now: datetime
+    session: AsyncSession,
+    owner_id: int,
+    keys: Collection[str],
+    now: datetime,
+    *,
+    key_policy: Policy = KEY_POLICY,
+    owner_policy: Policy = OWNER_POLICY,
 ) -> Verdict:
-    """Count a wrong password; the fifth within the window locks the certificate."""
-    row = await _row(session, owner_id, subject)
-    if row is None:
-        row = KeyAttempt(owner_id=owner_id, subject=subject, window_started_at=now)
-        session.add(row)
-    if now - row.window_started_at > WINDOW or (
+    """Count one wrong password against the keys and the owner; lock at the limits."""
+    rows = await _rows(session, owner_id, [*keys, OWNER])
+    failures = 0
+    locks: list[datetime] = []
+    for subject in dict.fromkeys([*keys, OWNER]):
+        policy = owner_policy if subject == OWNER else key_policy
+        row = rows.get(subject)
+        if row is None:
+            row = KeyAttempt(owner_id=owner_id, subject=subject, window_started_at=now)
+            session.add(row)
+        _count(row, policy, now)
+        if row.locked_until is not None:
+            locks.append(row.locked_until)
+        if subject != OWNER:
+            failures = max(failures, row.failures)
+    await session.flush()
+    return Verdict(failures, max(locks) if locks else None)
+
+
+async def clear(session: AsyncSession, owner_id: int, keys: Collection[str]) -> None:
+    """The right password opened these keys: forget their failures (not the owner's)."""
+    subjects = [key for key in keys if key != OWNER]
+    if subjects:
+        await session.execute(
+            sa.delete(KeyAttempt).where(
+                col(KeyAttempt.owner_id) == owner_id, col(KeyAttempt.subject).in_(subjects)
+            )
+        )
+
+
+def _count(row: KeyAttempt, policy: Policy, now: datetime) -> None:
+    if now - row.window_started_at > policy.window or (
         row.locked_until is not None and row.locked_until <= now
     ):
         row.failures, row.window_started_at, row.locked_until = 0, now, None
     row.failures += 1
-    if row.failures >= MAX_FAILURES:
-        row.locked_until = now + LOCKOUT
-    await session.flush()
-    return Verdict(row.failures, row.locked_until)
+    if row.failures >= policy.tries:
+        row.locked_until = now + policy.lockout
 
 
-async def clear(session: AsyncSession, owner_id: int, subject: str) -> None:
-    """The right password was given: forget the failures."""
-    await session.execute(
-        sa.delete(KeyAttempt).where(
-            col(KeyAttempt.owner_id) == owner_id, col(KeyAttempt.subject) == subject
-        )
-    )
-
-
-async def _row(session: AsyncSession, owner_id: int, subject: str) -> KeyAttempt | None:
-    return await session.scalar(
+async def _rows(session: AsyncSession, owner_id: int, subjects: list[str]) -> dict[str, KeyAttempt]:
+    result = await session.scalars(
         select(KeyAttempt).where(
-            col(KeyAttempt.owner_id) == owner_id, col(KeyAttempt.subject) == subject
+            col(KeyAttempt.owner_id) == owner_id, col(KeyAttempt.subject).in_(set(subjects))
         )
     )
+    return {row.subject: row for row in result.all()}

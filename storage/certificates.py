@@ -55,6 +55,7 @@ async def add(
         subject=facts.subject,
         holder=facts.holder,
         ca=facts.ca,
+        issuer=npki.issuer_name(facts),
         policy_oid=facts.policy_oid,
         usage=facts.usage,
         holder_type=facts.holder_type,
@@ -138,6 +139,39 @@ async def open_files(
     return unpack_files(vault.open(sealed, binding(certificate.id, certificate.owner_id)))
 
 
+async def stored_certificate(
+    session: AsyncSession, vault: Vault, owner_id: int, certificate_id: int
+) -> bytes | None:
+    """The certificate's own DER when it was kept as `signCert.der` (not for a PFX, whose
+    certificate is encrypted under its password)."""
+    return (await open_files(session, vault, owner_id, certificate_id)).get("signCert.der")
+
+
+async def attach_key(
+    session: AsyncSession,
+    vault: Vault,
+    owner_id: int,
+    certificate_id: int,
+    files: Mapping[str, bytes],
+    *,
+    key_encryption: str,
+    now: datetime,
+) -> Certificate:
+    """A certificate kept for reminders only now comes with its key: keep its files
+    sealed in place of the certificate alone (accounts and reminders stay)."""
+    certificate = await get(session, owner_id, certificate_id)
+    sealed = vault.seal(pack_files(files), binding(certificate.id, owner_id))
+    secret = await session.get(CertificateSecret, certificate_id)
+    if secret is None:
+        raise NotFound(f"files of certificate {certificate_id}")
+    secret.key_id, secret.sealed = sealed.key_id, sealed.blob
+    certificate.has_private_key = True
+    certificate.key_encryption = key_encryption
+    certificate.updated_at = now
+    await session.flush()
+    return certificate
+
+
 async def replace(
     session: AsyncSession, owner_id: int, old_id: int, new_id: int, now: datetime
 ) -> Sequence[LinkedAccount]:
@@ -215,7 +249,9 @@ async def set_next_reminder(
 async def find_predecessor(
     session: AsyncSession, owner_id: int, facts: npki.Certificate
 ) -> Certificate | None:
-    """The active certificate `facts` renews: same subject and CA, expiring earlier."""
+    """The active certificate `facts` looks like the renewal of: same subject and CA,
+    expiring earlier. Only a look: whether it may retire it is the caller's proof
+    (its own key opened, same issuer, the issuer's signature where known)."""
     return await session.scalar(
         select(Certificate)
         .where(

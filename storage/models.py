@@ -134,6 +134,8 @@ class Certificate(SQLModel, table=True):
     subject: str = Field(max_length=512)
     holder: str = Field(max_length=128)
     ca: str = Field(max_length=16)
+    issuer: str | None = Field(default=None, max_length=512)
+    """The issuer's name (folder style); None for rows kept before it was recorded."""
     policy_oid: str | None = Field(default=None, max_length=64)
     usage: str = Field(max_length=24)
     holder_type: str = Field(max_length=16)
@@ -289,7 +291,7 @@ class ButtonToken(SQLModel, table=True):
 
 
 class KeyAttempt(SQLModel, table=True):
-    """Wrong certificate passwords per owner and certificate, for the lockout."""
+    """Wrong certificate passwords per owner and private key (and per owner), for the lockout."""
 
     __tablename__ = "key_attempts"
     __table_args__ = (sa.UniqueConstraint("owner_id", "subject"),)
@@ -297,7 +299,7 @@ class KeyAttempt(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     owner_id: int = _owner()
     subject: str = Field(max_length=64)
-    """The certificate's fingerprint, or a PFX file's SHA-256 (its certificate is unreadable)."""
+    """A private key's name (`npki.keyid`), or `user` for the owner's budget across keys."""
     failures: int = 0
     window_started_at: datetime = _utc()
     locked_until: datetime | None = _utc(nullable=True)

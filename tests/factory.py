@@ -83,6 +83,48 @@ def make_ca(organization: str = "yessign") -> Authority:
     return Authority(key, cert)
 
 
+def impostor_ca(real: Authority) -> Authority:
+    """A CA certificate with `real`'s very name over another key: what a forger writes to
+    pass for that CA."""
+    key = rsa_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(real.cert.subject)
+        .issuer_name(real.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(real.cert.not_valid_before_utc)
+        .not_valid_after(real.cert.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return Authority(key, cert)
+
+
+def forged_copy(
+    template: x509.Certificate,
+    key: rsa.RSAPrivateKey,
+    *,
+    not_after: datetime,
+    signer: rsa.RSAPrivateKey | None = None,
+    issuer: x509.Name | None = None,
+) -> x509.Certificate:
+    """`template`'s subject and extensions over `key`, expiring at `not_after`: self-signed
+    by default, or signed by `signer` in the name of `issuer`."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(template.subject)
+        .issuer_name(issuer if issuer is not None else template.subject)
+        .public_key(key.public_key())
+        .serial_number(template.serial_number + 1)
+        .not_valid_before(template.not_valid_before_utc)
+        .not_valid_after(not_after)
+    )
+    for extension in template.extensions:
+        builder = builder.add_extension(extension.value, extension.critical)
+    return builder.sign(signer or key, hashes.SHA256())
+
+
 def identify_data(real_name: str) -> bytes:
     """The DER of a KISA identifyData value (real name and a VID)."""
     vid = der.seq(

@@ -14,9 +14,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 import npki
+from bot.app import load_ca_certificates
 from bot.config import ConfigError, LimitsSettings, Settings, load_settings
+from tests import factory
 
 REPO = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -28,7 +31,7 @@ DOCUMENTED_LIMITS = {
     "kdf_iterations_max": 100_000,
     "kdf_total_iterations": 1_000_000,
 }
-CHAT_LIMITS = {"messages_per_minute": 20}
+CHAT_LIMITS = {"messages_per_minute": 20, "password_tries": 5, "password_tries_per_user": 20}
 
 
 def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
@@ -309,3 +312,18 @@ def test_a_bad_boolean_in_the_environment_names_the_variable(tmp_path: Path) -> 
     """Only true/false (1/0, yes/no) are booleans; anything else names the variable."""
     with pytest.raises(ConfigError, match="CERTMATE_KAKAO__ENABLED"):
         load_settings(write_config(tmp_path, ""), {"CERTMATE_KAKAO__ENABLED": "maybe"})
+
+
+def test_operator_ca_certificates_are_read_and_a_missing_one_refused(tmp_path: Path) -> None:
+    """`[npki] ca_certificates` lists CA certificate files (PEM or DER); a file that
+    cannot be read stops the start with its name, never a silently weaker check."""
+    ca = factory.make_ca("yessign")
+    pem = tmp_path / "yessign.pem"
+    pem.write_bytes(ca.cert.public_bytes(serialization.Encoding.PEM))
+    der = tmp_path / "yessign.der"
+    der.write_bytes(factory.cert_der(ca.cert))
+    config = write_config(tmp_path, f'[npki]\nca_certificates = ["{pem}", "{der}"]\n')
+    settings = load_settings(config, {})
+    assert load_ca_certificates(settings.npki.ca_certificates) == (ca.cert, ca.cert)
+    with pytest.raises(ConfigError, match=r"missing\.der"):
+        load_ca_certificates((str(tmp_path / "missing.der"),))

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from bot.secure_page import POLICY
 from handlers.messages import Document, Inbound, OpenLink, Reply
 from storage import certificates
-from storage.models import Channel, SecureLink
+from storage.models import CertificateSecret, Channel, SecureLink
 from tests import factory, page_client
 from tests.bot.kakao_site import Site, page_links
 from tests.conftest import Holder
@@ -200,7 +200,7 @@ async def test_five_wrong_passwords_lock_and_use_the_link(
         site.client, url, page_client.form(files, "wrong")
     )
     assert answer["done"] is True
-    assert "5번 틀려서 이 인증서는 10:15까지 잠겼어요" in "\n".join(answer["messages"])
+    assert "10:15까지 잠겼어요" in "\n".join(answer["messages"])
     again = await page_client.open_page(site.client, url)
     assert again.status == 410
 
@@ -317,3 +317,36 @@ async def test_a_certificate_alone_registers_for_reminders_only_without_a_passwo
     async with site.world.database.read() as session:
         (row,) = await certificates.list_active(session, user_id)
     assert not row.has_private_key
+
+
+async def test_a_self_signed_copy_sent_alone_through_the_page_retires_nothing(
+    site: Site, holder: Holder, seed_key: bytes
+) -> None:
+    """The attack of issue 11: a self-signed certificate copying the holder's subject with a
+    later expiry, sent alone through a register link. It is added beside, never in place
+    of the real certificate, whose key stays sealed."""
+    url = await _register_link(site)
+    status, answer = await page_client.submit_form(
+        site.client, url, page_client.form(_pair(holder, seed_key), PASSWORD)
+    )
+    assert (status, answer["done"]) == (200, True), answer
+    later = holder.cert.not_valid_after_utc.replace(year=2027)
+    forged = factory.forged_copy(holder.cert, factory.rsa_key(), not_after=later)
+    url = await _register_link(site)
+    status, answer = await page_client.submit_form(
+        site.client, url, page_client.form({"signCert.der": factory.cert_der(forged)})
+    )
+    said = "\n".join(answer["messages"])
+    assert (status, answer["done"]) == (200, True), answer
+    assert "갱신된 인증서로 바꿨어요" not in said
+    assert "바꾸지 않고 따로 추가했어요" in said
+    user_id = await site.world.user_id(USER, Channel.KAKAO)
+    assert user_id is not None
+    async with site.world.database.read() as session:
+        rows = await certificates.list_active(session, user_id)
+        real = await session.get(CertificateSecret, rows[0].id)
+    assert [(row.holder, row.has_private_key) for row in rows] == [
+        ("홍길동", True),
+        ("홍길동", False),
+    ]
+    assert real is not None  # its sealed files (and key) are still there
