@@ -34,6 +34,7 @@ CHAT_LIMITS = {"messages_per_minute": 20}
 def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)  # as a file with secrets must be
     return path
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from storage import accounts, certificates, conversations, migrate
 from storage.database import Database
-from storage.keyring import KeyringFile, load_or_create
+from storage.keyring import KeyringFile, create, load
 from storage.models import (
     AccountKind,
     AccountState,
@@ -97,13 +97,13 @@ async def _assert_all_open(db: Database, vault: Vault, count: int) -> None:
 async def test_rotation_of_10000_records(database: Database, tmp_path: Path) -> None:
     """All records are re-wrapped, all open with the new key alone, the old key is gone."""
     key_file = tmp_path / "master.key"
-    old = load_or_create(key_file)
+    old = create(key_file)
     await _populate(database, Vault(old), RECORDS)
     report = await rotate(database, key_file, now=NOW, batch_size=1000)
-    new = load_or_create(key_file)
+    new = load(key_file)
     assert (report.new_key_id, list(new.keys)) == (new.current, [new.current])
     assert report.retired_key_ids == (old.current,)
-    assert report.rewrapped == RECORDS + 51
+    assert report.moved == RECORDS + 51
     assert not report.resumed
     await _assert_all_open(database, Vault(new), RECORDS)
 
@@ -113,7 +113,7 @@ async def test_rotation_killed_halfway_then_run_again(database_url: str, tmp_pat
     key_file = tmp_path / "keys" / "master.key"
     db = Database.connect(database_url)
     await migrate.upgrade(db)
-    original = load_or_create(key_file)
+    original = create(key_file)
     await _populate(db, Vault(original), RECORDS)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
     env |= {
@@ -141,7 +141,7 @@ async def test_rotation_killed_halfway_then_run_again(database_url: str, tmp_pat
     )
     assert finish.returncode == 0, finish.stderr
     assert "finished an interrupted rotation" in finish.stdout
-    final = load_or_create(key_file)
+    final = load(key_file)
     assert list(final.keys) == [new_key]
     assert original.current not in final.keys
     await _assert_all_open(db, Vault(KeyringFile(key_file)), RECORDS)
@@ -151,7 +151,7 @@ async def test_rotation_killed_halfway_then_run_again(database_url: str, tmp_pat
 async def _wait_for_rotation_to_start(key_file: Path) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        keyring = load_or_create(key_file)
+        keyring = load(key_file)
         if len(keyring.keys) == 2:
             return keyring.current
         await asyncio.sleep(0.005)
