@@ -83,6 +83,6 @@ async def key_ids_in_use(database: Database) -> dict[str, int]:
             rows = await session.execute(
                 sa.select(key, sa.func.count()).where(key.is_not(None)).group_by(key)
             )
-            for key_id, count in rows.tuples():
+            for key_id, count in rows:
                 counts[key_id] = counts.get(key_id, 0) + count
     return counts
