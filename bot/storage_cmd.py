@@ -57,7 +57,7 @@ def run_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
                 now=datetime.now(UTC),
                 reencrypt=args.reencrypt,
                 batch_size=args.batch_size,
-                progress=lambda done: print(f"moved {done}", file=sys.stderr),  # noqa: T201
+                progress=lambda done: print(f"{done} records on the new key", file=sys.stderr),  # noqa: T201
             )
         finally:
             await database.close()
