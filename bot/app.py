@@ -5,6 +5,8 @@ Nothing here runs at import time; each command calls what it needs.
 
 from __future__ import annotations
 
+import logging
+import stat
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -21,29 +23,70 @@ from handlers.institutions import load_directory
 from handlers.registry import all_flows
 from handlers.services import AssistantSettings, Clock, Services
 from storage.database import Database
-from storage.keyring import KeyringFile, KeyringSource, parse_keyring
+from storage.keyring import KeyFileError, KeyringFile, KeyringSource, create, parse_keyring
 from storage.models import Channel
+from storage.sealed import key_ids_in_use
 from storage.vault import Vault
+
+log = logging.getLogger("certmate")
 
 
 def open_database(settings: Settings) -> Database:
-    return Database.connect(settings.database_url)
+    database = Database.connect(settings.database_url)
+    private_folder(settings.storage.data_dir)
+    return database
 
 
-def keyring_source(settings: Settings) -> KeyringSource:
-    """The master keys: `[vault] key` when set, else the key file (created 0600 if missing).
+def private_folder(folder: Path) -> None:
+    """`data_dir` holds the database and the master key: its owner's alone (0700),
+    even when it was made by hand with the umask's 0755. Said in the log when tightened."""
+    try:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+    except FileNotFoundError:
+        return  # made 0700 by whoever first writes in it (the database, the key file)
+    if mode & 0o077:
+        folder.chmod(0o700)
+        log.warning("tightened %s from %04o to 0700: it holds secrets", folder, mode)
 
-    Raises `KeyFileError` when the file is readable by group or others.
+
+async def checked_keyring(settings: Settings, database: Database) -> KeyringSource:
+    """The master keys, once the database is known to need no key they lack (at start).
+
+    `[vault] key` when set, else the key file. A missing key file is created
+    (0600) only when the database holds no sealed record; otherwise, and when
+    any key id a sealed record names is not in the keyring, `KeyFileError`
+    says which file to restore. Also raised for a key file others can read.
     """
+    in_use = await key_ids_in_use(database)
+    source: KeyringSource
     if settings.vault.key:
-        return parse_keyring(settings.vault.key, "CERTMATE_VAULT__KEY")
-    source = KeyringFile(settings.key_file)
-    source.get()  # create it now, or refuse a loose file before anything else starts
+        where = "CERTMATE_VAULT__KEY"
+        source = parse_keyring(settings.vault.key, where)
+    else:
+        where = f"master key file {settings.key_file}"
+        if not settings.key_file.exists():
+            if in_use:
+                raise KeyFileError(
+                    f"{where} is missing, and the database holds {_records(in_use)}; "
+                    "restore that file from your backup (certmate makes a new key only "
+                    "for a database with no sealed record)"
+                )
+            create(settings.key_file)
+            log.info("created a new master key in %s: back it up", settings.key_file)
+        source = KeyringFile(settings.key_file)
+    keys = source.get().keys  # refuses a loose or damaged file now, before anything starts
+    lacking = {key_id: n for key_id, n in in_use.items() if key_id not in keys}
+    if lacking:
+        raise KeyFileError(
+            f"{where} lacks the master key of {_records(lacking)}; restore the key file "
+            "that holds them from your backup"
+        )
     return source
 
 
-def open_vault(settings: Settings) -> Vault:
-    return Vault(keyring_source(settings))
+def _records(counts: Mapping[str, int]) -> str:
+    ids = ", ".join(sorted(counts))
+    return f"{sum(counts.values())} sealed record(s) under key id(s) {ids}"
 
 
 def clock_from(start: datetime | None) -> Clock:
@@ -54,11 +97,14 @@ def clock_from(start: datetime | None) -> Clock:
     return lambda: start + timedelta(seconds=time.monotonic() - origin)
 
 
-def build_services(settings: Settings, database: Database, clock: Clock) -> Services:
-    """Everything the conversation core and the reminder sweep use, from settings."""
+def build_services(
+    settings: Settings, database: Database, clock: Clock, keyring: KeyringSource
+) -> Services:
+    """Everything the conversation core and the reminder sweep use, from settings and
+    the keyring `checked_keyring` gave."""
     return Services(
         database=database,
-        vault=open_vault(settings),
+        vault=Vault(keyring),
         catalog=load_catalog(),
         directory=load_directory(),
         settings=AssistantSettings(

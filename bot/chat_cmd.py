@@ -9,7 +9,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from bot.app import build_assistant, build_services, clock_from, open_database
+from bot.app import (
+    build_assistant,
+    build_services,
+    checked_keyring,
+    clock_from,
+    open_database,
+)
 from bot.channels.console import ConsoleUser, ScriptError, render, run_script
 from bot.config import Settings
 from storage import migrate
@@ -35,8 +41,9 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
 async def _chat(args: argparse.Namespace, settings: Settings, start: datetime | None) -> int:
     database = open_database(settings)
     try:
-        assistant = build_assistant(build_services(settings, database, clock_from(start)))
         await migrate.upgrade(database)
+        keyring = await checked_keyring(settings, database)
+        assistant = build_assistant(build_services(settings, database, clock_from(start), keyring))
         user = ConsoleUser(
             assistant.handle,
             args.user,

@@ -135,7 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="make a new master key and re-wrap every data key with it (resumable)",
     )
     rotate.add_argument(
-        "--batch-size", type=_positive, default=500, help="records re-wrapped per transaction"
+        "--batch-size", type=_positive, default=500, help="records moved per transaction"
+    )
+    rotate.add_argument(
+        "--reencrypt",
+        action="store_true",
+        help="also give every record a new data key and new ciphertext "
+        "(after a database copy and a key leaked together)",
     )
     return parser
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, get_type_hints
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import npki
@@ -253,11 +256,50 @@ def _read_file(path: Path | None) -> dict[str, Any]:
         path = DEFAULT_CONFIG
     try:
         with path.open("rb") as file:
-            return tomllib.load(file)
+            raw = tomllib.load(file)
+            mode = os.fstat(file.fileno()).st_mode
     except FileNotFoundError as err:
         raise ConfigError(f"config file {path} does not exist") from err
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"config file {path} cannot be read: {err}") from err
+    _refuse_loose_secrets(path, stat.S_IMODE(mode), raw)
+    return raw
+
+
+SECRET_SETTINGS: Final = (
+    ("vault", "key"),
+    ("telegram", "token"),
+    ("telegram", "secret_token"),
+    ("kakao", "secret"),
+    ("kakao", "event_api_key"),
+)
+
+
+def _refuse_loose_secrets(path: Path, mode: int, raw: dict[str, Any]) -> None:
+    """A file holding a secret is refused, like the key file, when others may read it."""
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return
+    held = [
+        f"[{section}] {key}"
+        for section, key in SECRET_SETTINGS
+        if isinstance(raw.get(section), dict) and raw[section].get(key)
+    ]
+    database = raw.get("database")
+    url = database.get("url") if isinstance(database, dict) else None
+    if isinstance(url, str) and _url_password(url):
+        held.append("[database] url (with a password)")
+    if held:
+        raise ConfigError(
+            f"config file {path} holds {', '.join(held)} and is accessible by group or "
+            f"others (mode {mode:04o}); fix it with: chmod 600 {path}"
+        )
+
+
+def _url_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
 
 
 def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> None:

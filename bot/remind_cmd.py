@@ -12,7 +12,7 @@ import sys
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
-from bot.app import build_services, clock_from, notifiers, open_database
+from bot.app import build_services, checked_keyring, clock_from, notifiers, open_database
 from bot.channels.telegram import TelegramNotifier, build_application
 from bot.config import Settings
 from bot.pacing import pacer_for
@@ -52,8 +52,9 @@ async def _remind(
 ) -> tuple[list[Delivery], int]:
     database = open_database(settings)
     try:
-        services = build_services(settings, database, lambda: now)
         await migrate.upgrade(database)
+        keyring = await checked_keyring(settings, database)
+        services = build_services(settings, database, lambda: now, keyring)
         lease_owner = f"remind:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         async with AsyncExitStack() as stack:
             channels: dict[Channel, Notifier] = {}

@@ -32,7 +32,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 
 from bot import housekeeping
-from bot.app import build_assistant, build_services, notifiers, open_database
+from bot.app import (
+    build_assistant,
+    build_services,
+    checked_keyring,
+    notifiers,
+    open_database,
+)
 from bot.channels.kakao import KakaoChannel
 from bot.channels.kakao_events import KakaoEventNotifier
 from bot.channels.telegram import (
@@ -93,8 +99,9 @@ async def _run(settings: Settings) -> None:
     database = open_database(settings)
     client = aiohttp.ClientSession()  # Kakao's callbacks and its Event API
     try:
-        services = build_services(settings, database, lambda: datetime.now(UTC))
         await migrate.upgrade(database)
+        keyring = await checked_keyring(settings, database)
+        services = build_services(settings, database, lambda: datetime.now(UTC), keyring)
         assistant = build_assistant(services)
         app = build_app()
         add_page_routes(app, SecurePages(assistant))

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from bot.app import open_database
+from bot.app import checked_keyring, open_database
 from bot.config import Settings
 from storage import migrate
 from storage.keyring import KeyFileError
@@ -36,7 +36,8 @@ def run_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    """Rotate the master key; resumable after any interruption."""
+    """Rotate the master key (and re-encrypt every record when asked); resumable after
+    any interruption."""
     if settings.vault.key:
         print(  # noqa: T201
             "certmate keys rotate: the master key comes from CERTMATE_VAULT__KEY; "
@@ -49,19 +50,22 @@ def run_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
         database = open_database(settings)
         try:
             await migrate.upgrade(database)
+            await checked_keyring(settings, database)  # every key in use is there
             report = await rotate(
                 database,
                 settings.key_file,
                 now=datetime.now(UTC),
+                reencrypt=args.reencrypt,
                 batch_size=args.batch_size,
-                progress=lambda done: print(f"re-wrapped {done}", file=sys.stderr),  # noqa: T201
+                progress=lambda done: print(f"{done} records on the new key", file=sys.stderr),  # noqa: T201
             )
         finally:
             await database.close()
         resumed = " (finished an interrupted rotation)" if report.resumed else ""
+        verb = "re-encrypted under new data keys" if report.reencrypted else "re-wrapped"
         print(  # noqa: T201
             f"master key {report.new_key_id} is current{resumed}; "
-            f"{report.rewrapped} records re-wrapped; "
+            f"{report.moved} records {verb}; "
             f"{len(report.retired_key_ids)} old key(s) removed from {settings.key_file}"
         )
         return EXIT_OK

@@ -2,6 +2,7 @@
 
 SQLite (the default) runs in WAL mode with a busy timeout, foreign keys on
 and `secure_delete` (deleted secrets are zeroed, not left in free pages).
+Its files (the database, `-wal`, `-shm`) are 0600 whatever the umask.
 Python's sqlite3 transaction handling is switched off and every transaction
 is begun by us: `BEGIN IMMEDIATE` for writes, so a read-then-write never
 fails on a lock upgrade, and plain `BEGIN` for reads. A transaction that
@@ -13,6 +14,8 @@ PostgreSQL runs through asyncpg with the same statements.
 from __future__ import annotations
 
 import asyncio
+import os
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -48,13 +51,18 @@ class Database:
     def connect(cls, url: str, *, connect_args: Mapping[str, Any] | None = None) -> Database:
         """A database for `url` (sqlite+aiosqlite:///… or postgresql+asyncpg://…)."""
         parsed = sa.make_url(url)
-        if parsed.get_backend_name() == "sqlite" and parsed.database:
-            Path(parsed.database).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        file = None
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            file = Path(parsed.database)
+            file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(file, os.O_RDONLY | os.O_CREAT, 0o600))  # not the umask's 0644
         # hide_parameters: a database error's message (which may reach a log) names the
         # statement but never the values in it (sealed blobs, names, texts).
         engine = create_async_engine(
             url, connect_args=dict(connect_args or {}), hide_parameters=True
         )
+        if file is not None:
+            _keep_private(engine, file)
         return cls(engine)
 
     @asynccontextmanager
@@ -146,6 +154,25 @@ async def run_before_commit(session: AsyncSession) -> None:
     hooks = session.info.get(BEFORE_COMMIT, [])
     while hooks:
         await hooks.pop(0)(session)
+
+
+def _keep_private(engine: AsyncEngine, file: Path) -> None:
+    """The database file, its -wal and -shm: 0600, checked at every new connection.
+
+    SQLite gives a -wal or -shm it creates the database file's mode; files left
+    looser (by an older version, or a copy) are tightened here.
+    """
+
+    def tighten(*_: Any) -> None:
+        for path in (file, file.with_name(f"{file.name}-wal"), file.with_name(f"{file.name}-shm")):
+            try:
+                if stat.S_IMODE(path.stat().st_mode) & 0o077:
+                    path.chmod(0o600)
+            except FileNotFoundError:
+                continue
+
+    tighten()
+    event.listen(engine.sync_engine, "connect", tighten)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

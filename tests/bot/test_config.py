@@ -37,6 +37,7 @@ CHAT_LIMITS = {"messages_per_minute": 20, "password_tries": 5, "password_tries_p
 def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)  # as a file with secrets must be
     return path
 
 

@@ -21,7 +21,7 @@ from handlers.registry import all_flows
 from handlers.services import AssistantSettings, Services
 from storage import migrate, users
 from storage.database import Database
-from storage.keyring import KeyringFile
+from storage.keyring import KeyringFile, create
 from storage.models import Channel
 from storage.vault import Vault
 from tests import factory
@@ -53,6 +53,7 @@ class World:
     async def start(self) -> None:
         self.database = Database.connect(f"sqlite+aiosqlite:///{self.folder / 'certmate.db'}")
         await migrate.upgrade(self.database)
+        create(self.folder / "master.key")  # a new deployment (the existing key if restarted)
         self.assistant = self._assistant()
 
     def _assistant(self) -> Assistant:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from storage import links, users
 from storage.database import Database
-from storage.keyring import load_or_create
+from storage.keyring import create, load
 from storage.links import LIFETIME, OpenedLink, Purpose, Refusal
 from storage.models import Channel, SecureLink
 from storage.rotation import rotate
@@ -91,13 +91,13 @@ async def test_expired_links_are_pruned_with_their_keys(database: Database, vaul
 async def test_key_rotation_rewraps_open_links(database: Database, tmp_path: Path) -> None:
     """A link issued under the old master key still opens after a rotation retired it."""
     key_file = tmp_path / "master.key"
-    old = Vault(load_or_create(key_file))
+    old = Vault(create(key_file))
     owner = await _owner(database)
     async with database.write() as session:
         issued = await links.issue(session, old, owner, Purpose.REGISTER, NOW)
     report = await rotate(database, key_file, now=NOW)
-    assert report.rewrapped == 1
-    new = Vault(load_or_create(key_file))
+    assert report.moved == 1
+    new = Vault(load(key_file))
     async with database.read() as session:
         found = await links.find(session, new, issued.token, NOW)
     assert isinstance(found, OpenedLink)

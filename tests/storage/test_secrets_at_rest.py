@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import npki
 from storage import accounts, certificates, conversations, migrate, users
 from storage.database import Database
-from storage.keyring import KeyringFile
+from storage.keyring import KeyringFile, create
 from storage.models import AccountKind, Channel, metadata
 from storage.vault import Vault
 from tests import factory
@@ -73,6 +73,7 @@ async def test_sqlite_files_hold_no_secret_in_the_clear(
     data_dir = tmp_path / "data"
     db = Database.connect(f"sqlite+aiosqlite:///{data_dir / 'certmate.db'}")
     await migrate.upgrade(db)
+    create(data_dir / "master.key")
     vault = Vault(KeyringFile(data_dir / "master.key"))
     try:
         await _realistic_run(db, vault, holder, seed_key)
@@ -102,6 +103,7 @@ async def test_deleted_secrets_leave_no_trace_in_sqlite_files(
     data_dir = tmp_path / "data"
     db = Database.connect(f"sqlite+aiosqlite:///{data_dir / 'certmate.db'}")
     await migrate.upgrade(db)
+    create(data_dir / "master.key")
     vault = Vault(KeyringFile(data_dir / "master.key"))
     try:
         async with db.write() as session:

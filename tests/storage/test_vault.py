@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from storage.keyring import (
     KeyFileError,
     KeyringFile,
-    load_or_create,
+    create,
+    load,
     new_keyring,
     parse_keyring,
     write_atomically,
@@ -106,20 +107,21 @@ def test_rng_is_a_parameter() -> None:
 def test_key_file_is_created_0600_and_reloaded(tmp_path: Path) -> None:
     """A missing key file is created with mode 0600 in a 0700 folder, and read back the same."""
     path = tmp_path / "data" / "master.key"
-    created = load_or_create(path)
+    created = create(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert load_or_create(path) == created
+    assert load(path) == created
+    assert create(path) == created, "a second create keeps the key the first one made"
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o606])
 def test_key_file_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
     """A key file group or others can read is refused, naming the file and the fix."""
     path = tmp_path / "master.key"
-    load_or_create(path)
+    create(path)
     path.chmod(mode)
     with pytest.raises(KeyFileError, match=r"chmod 600 .*master\.key"):
-        load_or_create(path)
+        load(path)
 
 
 def test_damaged_key_file_is_refused(tmp_path: Path) -> None:
@@ -128,7 +130,7 @@ def test_damaged_key_file_is_refused(tmp_path: Path) -> None:
     path.write_text("{not json")
     path.chmod(0o600)
     with pytest.raises(KeyFileError, match="not a certmate keyring"):
-        load_or_create(path)
+        load(path)
 
 
 def test_keyring_from_environment_value() -> None:
@@ -146,7 +148,7 @@ def test_keyring_from_environment_value() -> None:
 def test_atomic_write_leaves_no_temporary_and_keeps_0600(tmp_path: Path) -> None:
     """Replacing the keyring leaves exactly the file, still 0600."""
     path = tmp_path / "master.key"
-    load_or_create(path)
+    create(path)
     write_atomically(path, new_keyring().with_new_key())
     assert [p.name for p in tmp_path.iterdir()] == ["master.key"]
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -156,6 +158,7 @@ def test_atomic_write_leaves_no_temporary_and_keeps_0600(tmp_path: Path) -> None
 def test_keyring_file_notices_a_rotation_by_another_process(tmp_path: Path) -> None:
     """A running vault sees the keyring a rotation wrote, without a restart."""
     path = tmp_path / "master.key"
+    create(path)
     source = KeyringFile(path)
     vault = Vault(source)
     old_blob = vault.seal(b"before", BINDING)
@@ -163,3 +166,36 @@ def test_keyring_file_notices_a_rotation_by_another_process(tmp_path: Path) -> N
     write_atomically(path, rotated)
     assert vault.current_key_id == rotated.current
     assert vault.open(old_blob, BINDING) == b"before"
+
+
+def test_a_key_file_that_disappears_is_never_made_up_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A running process whose key file vanishes refuses to seal (and says so in the log,
+    once) instead of sealing under a new key nobody has; the file put back works again."""
+    path = tmp_path / "master.key"
+    create(path)
+    backup = path.read_bytes()
+    vault = Vault(KeyringFile(path))
+    before = vault.seal(b"before", BINDING)
+    path.unlink()
+    for _ in range(2):
+        with pytest.raises(KeyFileError, match=rf"{path} is missing; restore it"):
+            vault.seal(b"after", BINDING)
+    assert not path.exists()
+    gone = [r for r in caplog.records if "has disappeared" in r.getMessage()]
+    assert [r.levelname for r in gone] == ["ERROR"]
+    path.write_bytes(backup)
+    path.chmod(0o600)
+    assert vault.open(before, BINDING) == b"before"
+    assert vault.open(vault.seal(b"after", BINDING), BINDING) == b"after"
+
+
+def test_loading_a_missing_key_file_creates_nothing(tmp_path: Path) -> None:
+    """Only `create` makes a key; reading a missing file is a refusal naming it."""
+    path = tmp_path / "master.key"
+    with pytest.raises(KeyFileError, match="restore it from your backup"):
+        load(path)
+    with pytest.raises(KeyFileError):
+        KeyringFile(path).get()
+    assert list(tmp_path.iterdir()) == []
