@@ -17,9 +17,7 @@ Both messages are deleted from the chat. Every export is an audit event.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -39,14 +37,6 @@ from storage.models import AuditAction, Certificate
 
 NAME: Final = "export"
 PFX_PASSWORD_MIN: Final = 6
-CA_FOLDERS: Final = {
-    "yessign": "yessign",
-    "kica": "KICA",
-    "signkorea": "SignKorea",
-    "crosscert": "CrossCert",
-    "tradesign": "TradeSign",
-    "ncasign": "NCASign",
-}
 _UNSAFE_NAME: Final = re.compile(r"[^\w.-]+")
 
 
@@ -229,14 +219,9 @@ async def _send(ctx: Context, row: Certificate, filename: str, data: bytes) -> N
 
 
 def npki_zip(row: Certificate, files: dict[str, bytes]) -> bytes:
-    """The NPKI folder layout banking software expects: NPKI/<CA>/USER/<subject>/…"""
-    folder = f"NPKI/{CA_FOLDERS.get(row.ca, row.ca)}/USER/{row.subject}"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in ("signCert.der", "signPri.key", "kmCert.der", "kmPri.key"):
-            if name in files:
-                archive.writestr(f"{folder}/{name}", files[name])
-    return buffer.getvalue()
+    """The NPKI folder layout banking software expects: NPKI/<CA>/USER/<subject>/…,
+    the folder name made safe (the subject is whatever the uploader put there)."""
+    return npki.npki_zip(row.ca, row.subject, files)
 
 
 async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
@@ -249,7 +234,7 @@ async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
 
 def _file_stem(row: Certificate) -> str:
     expiry = row.not_after.date().isoformat()
-    return _UNSAFE_NAME.sub("_", f"{row.holder}-{expiry}") or "certificate"
+    return _UNSAFE_NAME.sub("_", f"{row.holder}-{expiry}").lstrip(".") or "certificate"
 
 
 def _hhmm(ctx: Context, moment: datetime) -> str:

@@ -9,6 +9,7 @@ A pure library: no files, network, database or chat. The public surface:
 - `open_bundle(files, password)` → `list[BundleItem]` (loose files, zips, PFX)
 - `export_pfx(opened, password)` → PFX bytes (AES-256, PBKDF2-SHA256)
 - `export_npki_pair(opened, password)` → `NpkiPair` (signCert.der + signPri.key)
+- `npki_zip(ca, subject, files)` → zip bytes, `NPKI/<CA>/USER/<safe folder>/…`
 
 Every function takes `limits=` (`Limits`) and raises only `NpkiError`
 subclasses; see `npki.errors` for the tree.
@@ -26,7 +27,7 @@ from npki.errors import (
     UnsupportedFormat,
     WrongPassword,
 )
-from npki.export import NpkiPair, export_npki_pair
+from npki.export import NpkiPair, export_npki_pair, folder_name, npki_zip
 from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
 from npki.limits import DEFAULT_LIMITS, Limits
 from npki.pair import OpenedCertificate, open_pair
@@ -60,6 +61,8 @@ __all__ = [
     "WrongPassword",
     "export_npki_pair",
     "export_pfx",
+    "folder_name",
+    "npki_zip",
     "open_bundle",
     "open_pair",
     "open_pfx",
