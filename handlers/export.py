@@ -4,7 +4,10 @@
     [*] --> FORMAT : one (or chosen from its details)
     FORMAT --> [*] : "NPKI (zip)" and the originals are NPKI files: the zip is sent
     FORMAT --> [*] : KakaoTalk: a link to the export page (passwords typed there, file
-                     downloaded there; KakaoTalk can neither hide a password nor send files)
+                     downloaded there; KakaoTalk can neither hide a password nor send files).
+                     The page always asks the certificate's password and opens the key
+                     with it (lockout after 5) before it hands out a file with a key, so a
+                     leaked link alone gives nothing secret.
     FORMAT --> CURRENT : "NPKI (zip)" for a certificate that came as a PFX (converted)
     FORMAT --> NEW : "PFX": the password the PFX will have
     NEW --> CURRENT : the certificate's own password, to open the key
@@ -135,11 +138,14 @@ async def _from_page(ctx: Context, form: PageForm) -> None:
     row = await _certificate(ctx, certificate_id)
     if row is None or row.id is None:
         return
-    files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
-    if not row.has_private_key or (target == "npki" and "signPri.key" in files):
-        if not row.has_private_key:
-            ctx.say("export.certificate_only")
+    if not row.has_private_key:  # a public certificate only: nothing secret to guard
+        files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
+        ctx.say("export.certificate_only")
         await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        return
+    if not form.password:  # a leaked link alone never hands out the key
+        ctx.say("page.password_empty")
+        ctx.keep_page_open()
         return
     new_password = form.new_password if target == "pfx" else None
     if new_password is not None and (
@@ -192,6 +198,9 @@ async def _export_with_password(
         pfx = await off_loop(npki.export_pfx, opened, new_password)
         await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
         ctx.say("export.pfx_sent")
+        return None
+    if "signPri.key" in files:  # the originals, as they came: the password proved the right
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
         return None
     pair = await off_loop(npki.export_npki_pair, opened, password)
     converted = {"signCert.der": pair.sign_cert, "signPri.key": pair.sign_key}
