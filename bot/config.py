@@ -43,6 +43,16 @@ class LimitsSettings:
     kdf_total_iterations: int = npki.DEFAULT_LIMITS.kdf_total_iterations
     messages_per_minute: int = 20
     """Per user, on chat channels (the console is not limited)."""
+    trailing_bytes: int = npki.DEFAULT_LIMITS.trailing_bytes
+    held_files: int = 8
+    """Files one conversation may hold while it waits (a key's partner, a password)."""
+    held_bytes: int = 2 * 1024 * 1024
+    certificates_per_user: int = 50
+    """Kept certificates per user, replaced ones included (they keep their files)."""
+    open_links_per_user: int = 5
+    """Open secure links per user; a new one beyond revokes the oldest."""
+    buttons_per_user: int = 200
+    """Working buttons per user; the oldest are forgotten beyond."""
 
     def npki(self) -> npki.Limits:
         """The limits in the form the certificate library takes."""
@@ -53,6 +63,7 @@ class LimitsSettings:
             zip_ratio=self.zip_ratio,
             kdf_iterations_max=self.kdf_iterations_max,
             kdf_total_iterations=self.kdf_total_iterations,
+            trailing_bytes=self.trailing_bytes,
         )
 
 
