@@ -345,7 +345,15 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
         return
     registered = 0
     checklist = False
-    if await _certificates_full(ctx, len(items)):
+    fresh = [
+        item
+        for item in items
+        if await certificates.find_by_fingerprint(
+            ctx.session, ctx.user_id, item.certificate.fingerprint_sha256
+        )
+        is None
+    ]
+    if await _certificates_full(ctx, len(fresh)):
         return
     for item in items:
         if await _already_registered(ctx, item):
