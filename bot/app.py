@@ -21,7 +21,7 @@ from handlers.assistant import Assistant
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
 from handlers.registry import all_flows
-from handlers.services import AssistantSettings, Clock, Services
+from handlers.services import AssistantSettings, Clock, Services, UserCaps
 from storage.database import Database
 from storage.keyring import KeyFileError, KeyringFile, KeyringSource, create, parse_keyring
 from storage.models import Channel
@@ -109,6 +109,13 @@ def build_services(
         directory=load_directory(),
         settings=AssistantSettings(
             limits=settings.limits.npki(),
+            caps=UserCaps(
+                held_files=settings.limits.held_files,
+                held_bytes=settings.limits.held_bytes,
+                certificates=settings.limits.certificates_per_user,
+                open_links=settings.limits.open_links_per_user,
+                buttons=settings.limits.buttons_per_user,
+            ),
             messages_per_minute=settings.limits.messages_per_minute,
             reminder_thresholds=settings.reminders.thresholds_days,
             quiet_start=settings.reminders.quiet_start,

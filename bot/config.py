@@ -50,6 +50,16 @@ class LimitsSettings:
     """Wrong passwords on one private key (in 15 minutes) before it is locked 15 minutes."""
     password_tries_per_user: int = 20
     """Wrong passwords of one user on all keys (in an hour) before all are locked an hour."""
+    trailing_bytes: int = npki.DEFAULT_LIMITS.trailing_bytes
+    held_files: int = 8
+    """Files one conversation may hold while it waits (a key's partner, a password)."""
+    held_bytes: int = 2 * 1024 * 1024
+    certificates_per_user: int = 50
+    """Kept certificates per user, replaced ones included (they keep their files)."""
+    open_links_per_user: int = 5
+    """Open secure links per user; a new one beyond revokes the oldest."""
+    buttons_per_user: int = 200
+    """Working buttons per user; the oldest are forgotten beyond."""
 
     def npki(self) -> npki.Limits:
         """The limits in the form the certificate library takes."""
@@ -60,6 +70,7 @@ class LimitsSettings:
             zip_ratio=self.zip_ratio,
             kdf_iterations_max=self.kdf_iterations_max,
             kdf_total_iterations=self.kdf_total_iterations,
+            trailing_bytes=self.trailing_bytes,
         )
 
 

@@ -133,9 +133,11 @@ def _form(view: PageView) -> str:
  minlength="{view.new_password_minimum}" required>
 """
     if view.needs_password:
-        # Not required: a certificate alone, with no password, registers for reminders only.
+        # Not required to register: a certificate alone, with no password, registers for
+        # reminders only. Required to export: the server refuses an empty one anyway.
+        required = " required" if view.password_required else ""
         fields += f"""<label for="password">{_e(w.password_label)}</label>
-<input id="password" name="password" type="password" autocomplete="off">
+<input id="password" name="password" type="password" autocomplete="off"{required}>
 """
     else:
         fields += f"<p>{_e(w.no_password_needed)}</p>\n"

@@ -4,7 +4,10 @@
     [*] --> FORMAT : one (or chosen from its details)
     FORMAT --> [*] : "NPKI (zip)" and the originals are NPKI files: the zip is sent
     FORMAT --> [*] : KakaoTalk: a link to the export page (passwords typed there, file
-                     downloaded there; KakaoTalk can neither hide a password nor send files)
+                     downloaded there; KakaoTalk can neither hide a password nor send files).
+                     The page always asks the certificate's password and opens the key
+                     with it (lockout after 5) before it hands out a file with a key, so a
+                     leaked link alone gives nothing secret.
     FORMAT --> CURRENT : "NPKI (zip)" for a certificate that came as a PFX (converted)
     FORMAT --> NEW : "PFX": the password the PFX will have
     NEW --> CURRENT : the certificate's own password, to open the key
@@ -17,9 +20,7 @@ Both messages are deleted from the chat. Every export is an audit event.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from enum import StrEnum
 from typing import Final
 
@@ -39,14 +40,6 @@ from storage.models import AuditAction, Certificate
 
 NAME: Final = "export"
 PFX_PASSWORD_MIN: Final = 6
-CA_FOLDERS: Final = {
-    "yessign": "yessign",
-    "kica": "KICA",
-    "signkorea": "SignKorea",
-    "crosscert": "CrossCert",
-    "tradesign": "TradeSign",
-    "ncasign": "NCASign",
-}
 _UNSAFE_NAME: Final = re.compile(r"[^\w.-]+")
 
 
@@ -145,11 +138,14 @@ async def _from_page(ctx: Context, form: PageForm) -> None:
     row = await _certificate(ctx, certificate_id)
     if row is None or row.id is None:
         return
-    files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
-    if not row.has_private_key or (target == "npki" and "signPri.key" in files):
-        if not row.has_private_key:
-            ctx.say("export.certificate_only")
+    if not row.has_private_key:  # a public certificate only: nothing secret to guard
+        files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
+        ctx.say("export.certificate_only")
         await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        return
+    if not form.password:  # a leaked link alone never hands out the key
+        ctx.say("page.password_empty")
+        ctx.keep_page_open()
         return
     new_password = form.new_password if target == "pfx" else None
     if new_password is not None and (
@@ -205,6 +201,9 @@ async def _export_with_password(
         await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
         ctx.say("export.pfx_sent")
         return None
+    if "signPri.key" in files:  # the originals, as they came: the password proved the right
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        return None
     pair = await off_loop(npki.export_npki_pair, opened, password)
     converted = {"signCert.der": pair.sign_cert, "signPri.key": pair.sign_key}
     await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, converted))
@@ -237,14 +236,9 @@ async def _send(ctx: Context, row: Certificate, filename: str, data: bytes) -> N
 
 
 def npki_zip(row: Certificate, files: dict[str, bytes]) -> bytes:
-    """The NPKI folder layout banking software expects: NPKI/<CA>/USER/<subject>/…"""
-    folder = f"NPKI/{CA_FOLDERS.get(row.ca, row.ca)}/USER/{row.subject}"
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in ("signCert.der", "signPri.key", "kmCert.der", "kmPri.key"):
-            if name in files:
-                archive.writestr(f"{folder}/{name}", files[name])
-    return buffer.getvalue()
+    """The NPKI folder layout banking software expects: NPKI/<CA>/USER/<subject>/…,
+    the folder name made safe (the subject is whatever the uploader put there)."""
+    return npki.npki_zip(row.ca, row.subject, files)
 
 
 async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
@@ -257,4 +251,4 @@ async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
 
 def _file_stem(row: Certificate) -> str:
     expiry = row.not_after.date().isoformat()
-    return _UNSAFE_NAME.sub("_", f"{row.holder}-{expiry}") or "certificate"
+    return _UNSAFE_NAME.sub("_", f"{row.holder}-{expiry}").lstrip(".") or "certificate"

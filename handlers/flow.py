@@ -157,6 +157,7 @@ class Context:
             self.user.user_key,
             buttons.Action(action, payload),
             expires,
+            per_user=self.services.settings.caps.buttons,
         )
         return Choice(text, token)
 

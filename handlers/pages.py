@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +22,6 @@ from handlers.messages import Inbound, PageForm, Reply, SendDocument
 from storage import certificates, links, users
 from storage.errors import NotFound
 from storage.links import OpenedLink, Purpose, Refusal
-
-PKCS12: Final = "pkcs12"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +58,8 @@ class PageView:
     """The link's key, base64url (an uncompressed P-256 point)."""
     asks_files: bool = True
     needs_password: bool = True
+    password_required: bool = False
+    """The form cannot be sent without it (an export); a registration may leave it empty."""
     needs_new_password: bool = False
     new_password_minimum: int = PFX_PASSWORD_MIN
     upload_bytes: int = 0
@@ -150,8 +149,12 @@ async def _export_view(session: AsyncSession, texts: Texts, link: OpenedLink, ke
     except NotFound:
         return _refused(texts, Refusal.UNKNOWN)
     pfx = target == "pfx"
-    needs_password = row.has_private_key and (pfx or row.key_encryption == PKCS12)
-    lead = texts("page.lead_export", holder=row.holder, format="PFX" if pfx else "NPKI (zip)")
+    needs_password = row.has_private_key  # the link alone must not hand out the key
+    lead = texts(
+        "page.lead_export_key" if needs_password else "page.lead_export",
+        holder=row.holder,
+        format="PFX" if pfx else "NPKI (zip)",
+    )
     words = _words(
         texts, title=texts("page.title_export"), lead=lead, submit=texts("page.submit_export")
     )
@@ -161,6 +164,7 @@ async def _export_view(session: AsyncSession, texts: Texts, link: OpenedLink, ke
         public_key=key,
         asks_files=False,
         needs_password=needs_password,
+        password_required=needs_password,
         needs_new_password=needs_password and pfx,
     )
 

@@ -31,7 +31,7 @@ conversation state.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -42,7 +42,7 @@ import npki
 from handlers import lockout, succession
 from handlers.flow import Context, Event, Files, Page, Press, State, Text, Unhandled
 from handlers.menu import main_menu
-from handlers.messages import PageForm
+from handlers.messages import Document, PageForm
 from handlers.offload import off_loop
 from handlers.present import facts_of, summary
 from handlers.renewal import show_checklist
@@ -54,6 +54,7 @@ from storage.packing import pack_files, unpack_files
 
 NAME: Final = "add"
 HOLD: Final = timedelta(minutes=10)
+MIB: Final = 1024 * 1024
 
 
 class Step(StrEnum):
@@ -74,6 +75,8 @@ class RegisterFlow:
 
     async def start(self, ctx: Context, event: Event) -> State | None:
         if isinstance(event, Files):
+            if await _over_caps(ctx, {}, event.documents):
+                return None
             return await _take_files(ctx, {}, event)
         if isinstance(event, Page):
             return await _from_page(ctx, {}, event.form, None)
@@ -96,6 +99,8 @@ class RegisterFlow:
             if data.held_until is not None and data.held_until <= ctx.now:
                 ctx.say("add.held_expired")
                 held = {}
+            if await _over_caps(ctx, held, event.documents):
+                return state  # what was held stays held, unchanged
             return await _take_files(ctx, held, event)
         if isinstance(event, Text):
             if state.step == Step.PASSWORD:
@@ -187,6 +192,11 @@ async def _from_page(
     files = held | {document.name: document.data for document in form.documents}
     if not files:
         return _page_retry(ctx, previous, "page.no_files")
+    if too_many := _held_over(ctx, held, form.documents):
+        return _page_retry(ctx, previous, too_many[0], **too_many[1])
+    if await _certificates_full(ctx, 1):
+        ctx.keep_page_open()
+        return previous
     limits = ctx.services.settings.limits
     try:
         items = await off_loop(npki.open_bundle, files, None, limits=limits)
@@ -246,7 +256,7 @@ async def _try_password(
         for first in data.pending
         if not await _locked(ctx, named.get(first, (first,)))
     }
-    if not pending:
+    if not pending or await _certificates_full(ctx, len(pending)):
         return None
     try:
         items = await off_loop(
@@ -398,6 +408,16 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
         return
     registered = 0
     checklist = False
+    fresh = [
+        item
+        for item in items
+        if await certificates.find_by_fingerprint(
+            ctx.session, ctx.user_id, item.certificate.fingerprint_sha256
+        )
+        is None
+    ]
+    if await _certificates_full(ctx, len(fresh)):
+        return
     for item in items:
         if await _already_registered(ctx, item, with_key=False):
             continue
@@ -407,6 +427,40 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
         ctx.say("add.nothing_new", *await main_menu(ctx))
         return
     await _done(ctx, checklist)
+
+
+async def _over_caps(
+    ctx: Context, held: Mapping[str, bytes], documents: Sequence[Document]
+) -> bool:
+    """Said and True when taking `documents` would pass a cap: the files held in the
+    conversation, or the certificates this user keeps."""
+    too_many = _held_over(ctx, held, documents)
+    if too_many:
+        ctx.say(too_many[0], **too_many[1])
+        return True
+    return await _certificates_full(ctx, 1)
+
+
+def _held_over(
+    ctx: Context, held: Mapping[str, bytes], documents: Sequence[Document]
+) -> tuple[str, dict[str, Any]] | None:
+    """The text (key, values) when the held files and `documents` together pass the
+    conversation's cap on files or bytes; None when they fit."""
+    caps = ctx.services.settings.caps
+    files = dict(held) | {document.name: document.data for document in documents}
+    if len(files) <= caps.held_files and sum(map(len, files.values())) <= caps.held_bytes:
+        return None
+    size = f"{caps.held_bytes / MIB:g} MiB" if caps.held_bytes >= MIB else f"{caps.held_bytes} B"
+    return "add.too_many_files", {"files": caps.held_files, "size": size}
+
+
+async def _certificates_full(ctx: Context, adding: int) -> bool:
+    """Said and True when keeping `adding` more certificates would pass the user's cap."""
+    cap = ctx.services.settings.caps.certificates
+    if await certificates.count_kept(ctx.session, ctx.user_id) + adding <= cap:
+        return False
+    ctx.say("add.too_many_certificates", *await main_menu(ctx), max=cap)
+    return True
 
 
 async def _already_registered(ctx: Context, item: npki.BundleItem, *, with_key: bool) -> bool:

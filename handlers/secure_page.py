@@ -14,8 +14,15 @@ PAGE_PATH: Final = "/u/"
 
 
 async def page_url(ctx: Context, purpose: Purpose, **details: Any) -> str:
-    """A new one-time link for this user (valid `links.LIFETIME`)."""
+    """A new one-time link for this user (valid `links.LIFETIME`); beyond the user's
+    cap of open links, the oldest is revoked (its page says a newer link replaced it)."""
     issued = await links.issue(
-        ctx.session, ctx.services.vault, ctx.user_id, purpose, ctx.now, details=details
+        ctx.session,
+        ctx.services.vault,
+        ctx.user_id,
+        purpose,
+        ctx.now,
+        details=details,
+        open_per_user=ctx.services.settings.caps.open_links,
     )
     return f"{ctx.services.settings.public_url.rstrip('/')}{PAGE_PATH}{issued.token}"

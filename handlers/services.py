@@ -19,10 +19,23 @@ Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True, slots=True)
+class UserCaps:
+    """What one user may hold (`[limits]`), so that no one fills the disk or keeps the
+    writer busy re-sealing a conversation that grows at every message."""
+
+    held_files: int = 8
+    held_bytes: int = 2 * 1024 * 1024
+    certificates: int = 50
+    open_links: int = 5
+    buttons: int = 200
+
+
+@dataclass(frozen=True, slots=True)
 class AssistantSettings:
     """Tunables of the conversation core (from `[limits]` and friends)."""
 
     limits: npki.Limits = field(default_factory=npki.Limits)
+    caps: UserCaps = field(default_factory=UserCaps)
     messages_per_minute: int = 20
     idle_minutes: int = 15
     """A flow left alone this long is forgotten (with a note at the next message)."""

@@ -12,6 +12,7 @@ A pure library: no files, network, database or chat. The public surface:
 - `read_ca_certificates(data)` → CA certificates (PEM, or DER one after another)
 - `export_pfx(opened, password)` → PFX bytes (AES-256, PBKDF2-SHA256)
 - `export_npki_pair(opened, password)` → `NpkiPair` (signCert.der + signPri.key)
+- `npki_zip(ca, subject, files)` → zip bytes, `NPKI/<CA>/USER/<safe folder>/…`
 
 Every function takes `limits=` (`Limits`) and raises only `NpkiError`
 subclasses; see `npki.errors` for the tree.
@@ -29,7 +30,7 @@ from npki.errors import (
     UnsupportedFormat,
     WrongPassword,
 )
-from npki.export import NpkiPair, export_npki_pair
+from npki.export import NpkiPair, export_npki_pair, folder_name, npki_zip
 from npki.issuer import Signature, check_signature, issuer_name, read_authorities
 from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
 from npki.limits import DEFAULT_LIMITS, Limits
@@ -67,8 +68,10 @@ __all__ = [
     "check_signature",
     "export_npki_pair",
     "export_pfx",
+    "folder_name",
     "issuer_name",
     "key_ids",
+    "npki_zip",
     "open_bundle",
     "open_pair",
     "open_pfx",

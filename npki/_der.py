@@ -2,12 +2,14 @@
 
 Real NPKI files sometimes carry extra bytes after their DER structure (46 in
 one TradeSign key). Parsers that insist on an exact fit would refuse them, so
-every reader first takes the first element and ignores the rest.
+every reader first takes the first element and ignores the rest, up to a
+limit (`Limits.trailing_bytes`): tens of bytes are real, megabytes are
+someone filling the disk with a "certificate".
 """
 
 from __future__ import annotations
 
-from npki.errors import MalformedInput
+from npki.errors import MalformedInput, UnsafeInput
 
 _MAX_LENGTH_OCTETS = 4
 
@@ -22,6 +24,27 @@ def first_element(data: bytes) -> bytes:
         raise MalformedInput("The file is empty or too short.", "파일이 비어 있거나 너무 짧습니다.")
     _content, end = _element_at(data, 0)
     return data[:end]
+
+
+def first_element_within(data: bytes, trailing_max: int, what: str) -> bytes:
+    """`first_element(data)`, refusing more than `trailing_max` bytes after it.
+
+    `what` names the file in the English message ("certificate", "private key").
+    """
+    element = first_element(data)
+    check_trailing(len(data) - len(element), trailing_max, what)
+    return element
+
+
+def check_trailing(trailing: int, trailing_max: int, what: str) -> None:
+    """`UnsafeInput` when a file carries more than `trailing_max` bytes after its content."""
+    if trailing > trailing_max:
+        raise UnsafeInput(
+            f"The {what} file carries {trailing} extra bytes after its content, "
+            f"more than the {trailing_max} real files may have.",
+            f"파일 끝에 덧붙은 데이터({trailing}바이트)가 "
+            f"허용 한도({trailing_max}바이트)를 넘습니다.",
+        )
 
 
 def count_children(data: bytes) -> int:

@@ -15,12 +15,13 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 from npki import _asn1
-from npki._der import first_element
+from npki._der import check_trailing, first_element_within
 from npki.errors import MalformedInput, UnsafeInput
 from npki.limits import DEFAULT_LIMITS, Limits
 from npki.policies import CaCode, HolderType, Policy, Usage, ca_from_organization, policy_for
 
 _PEM_MARKER = b"-----BEGIN"
+_PEM_END = b"-----END"
 _NONPOSITIVE_SERIAL_WARNING = "Parsed a serial number which wasn't positive"
 
 
@@ -62,10 +63,12 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Certifica
         with tolerating_nonpositive_serials():
             if data.lstrip()[: len(_PEM_MARKER)] == _PEM_MARKER:
                 cert = x509.load_pem_x509_certificate(data)
+                check_trailing(_pem_trailing(data), limits.trailing_bytes, "certificate")
             else:
-                cert = x509.load_der_x509_certificate(first_element(data))
+                der = first_element_within(data, limits.trailing_bytes, "certificate")
+                cert = x509.load_der_x509_certificate(der)
             return _facts(cert)
-    except MalformedInput:
+    except (MalformedInput, UnsafeInput):
         raise
     except (
         ValueError,
@@ -77,6 +80,16 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Certifica
             "This is not a certificate file, or it is damaged.",
             "인증서 파일이 아니거나 손상되었습니다.",
         ) from err
+
+
+def _pem_trailing(data: bytes) -> int:
+    """How many bytes follow the first PEM block's END line (whitespace aside)."""
+    end = data.find(_PEM_END)
+    if end < 0:
+        return 0
+    line_end = data.find(b"-----", end + len(_PEM_END))
+    rest = data[line_end + 5 :] if line_end >= 0 else b""
+    return len(rest.strip())
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from pyasn1.type import univ
 
 from npki import _asn1
 from npki._cbc import decrypt_cbc
-from npki._der import first_element
+from npki._der import first_element, first_element_within
 from npki.errors import MalformedInput, UnsafeInput, UnsupportedFormat, WrongPassword
 from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_iterations
 
@@ -124,7 +124,7 @@ def parse_key_file(data: bytes, limits: Limits = DEFAULT_LIMITS) -> KeyFile:
     """
     if len(data) > limits.upload_bytes:
         raise UnsafeInput("The key file is too large.", "개인키 파일이 너무 큽니다.")
-    der = first_element(data)
+    der = first_element_within(data, limits.trailing_bytes, "private key")
     envelope = _try_decode_encrypted(der)
     if envelope is None:
         read_private_key_info(der)  # a plain PKCS#8, or nothing we know

@@ -37,6 +37,9 @@ class Limits:
     CPU here (PBKDF1-SHA1 in Python, the slowest scheme), all one upload
     may cost.
     """
+    trailing_bytes: int = 4096
+    """Most bytes a certificate or key file may carry after its DER structure (or a PEM
+    certificate after its END line). Real files carry tens (46 in a TradeSign key)."""
     rsa_bits_max: int = 4096
     """Largest RSA key accepted (signing with a huge key costs seconds)."""
 

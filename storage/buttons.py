@@ -1,7 +1,9 @@
 """Button tokens: a button sends an opaque token; what it means is kept here, per user.
 
 A token resolves only for the user it was issued to; a forged, foreign or
-expired token resolves to nothing, and the caller answers "not found".
+expired token resolves to nothing, and the caller answers "not found". Each
+user keeps at most `per_user` tokens: writing new ones forgets the oldest, so
+no one fills the table by pressing and typing for days.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from storage.sql import affected
 
 TOKEN_BYTES: Final = 16
 """128 bits, 22 characters in base64url: well inside Telegram's 64-byte callback data."""
+PER_USER: Final = 200
 _PENDING: Final = "certmate_buttons_pending"
+_CAPS: Final = "certmate_buttons_caps"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,15 +42,19 @@ async def issue(
     user_key: str,
     action: Action,
     expires_at: datetime,
+    *,
+    per_user: int = PER_USER,
 ) -> str:
     """A fresh token for `action`, valid for this user until `expires_at`. The row is
     written with the transaction's other buttons, in one statement, before it commits
-    (a reply often carries eight)."""
+    (a reply often carries eight); then the user's tokens beyond the newest `per_user`
+    are deleted."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     pending = session.info.get(_PENDING)
     if pending is None:
         pending = session.info[_PENDING] = []
         before_commit(session, write_pending)
+    session.info.setdefault(_CAPS, {})[(channel, user_key)] = per_user
     pending.append(
         {
             "token": token,
@@ -63,8 +71,25 @@ async def issue(
 async def write_pending(session: AsyncSession) -> None:
     """Write the tokens issued so far in this transaction."""
     rows = session.info.pop(_PENDING, None)
+    caps: dict[tuple[Channel, str], int] = session.info.pop(_CAPS, {})
     if rows:
         await session.execute(sa.insert(ButtonToken), rows)
+    for (channel, user_key), per_user in caps.items():
+        await _keep_newest(session, channel, user_key, per_user)
+
+
+async def _keep_newest(session: AsyncSession, channel: Channel, user_key: str, keep: int) -> None:
+    """Delete the user's tokens beyond the `keep` that expire last (the newest)."""
+    mine = (col(ButtonToken.channel) == channel, col(ButtonToken.user_key) == user_key)
+    newest = (
+        select(ButtonToken.token)
+        .where(*mine)
+        .order_by(col(ButtonToken.expires_at).desc())
+        .limit(keep)
+    )
+    await session.execute(
+        sa.delete(ButtonToken).where(*mine, col(ButtonToken.token).not_in(newest.scalar_subquery()))
+    )
 
 
 async def resolve(

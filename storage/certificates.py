@@ -114,6 +114,16 @@ async def find_by_fingerprint(
     )
 
 
+async def count_kept(session: AsyncSession, owner_id: int) -> int:
+    """How many certificates the owner keeps, replaced ones included (they keep files)."""
+    total = await session.scalar(
+        select(sa.func.count())
+        .select_from(Certificate)
+        .where(col(Certificate.owner_id) == owner_id)
+    )
+    return int(total or 0)
+
+
 async def list_active(session: AsyncSession, owner_id: int) -> Sequence[Certificate]:
     """The owner's active certificates, soonest expiry first."""
     result = await session.scalars(

@@ -4,7 +4,8 @@ A link is a random token (128 bits) bound to one user, one purpose and ten
 minutes. Only its SHA-256 is stored, so the database alone opens no page.
 Each link has its own P-256 key pair: the page encrypts to the public key,
 the private key is sealed by the vault and dropped when the link is used,
-so a used link's uploads can never be decrypted again.
+so a used link's uploads can never be decrypted again. A user has at most
+`OPEN_PER_USER` open links: a new one revokes the oldest (its key dropped).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from storage.vault import Binding, Sealed, Vault
 
 TOKEN_BYTES: Final = 16
 LIFETIME: Final = timedelta(minutes=10)
+OPEN_PER_USER: Final = 5
 
 
 class Purpose(StrEnum):
@@ -42,6 +44,8 @@ class Refusal(StrEnum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     USED = "used"
+    REPLACED = "replaced"
+    """Revoked unused, when the owner asked for more links than they may keep open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +88,11 @@ async def issue(
     *,
     details: dict[str, Any] | None = None,
     token_factory: Callable[[int], str] = secrets.token_urlsafe,
+    open_per_user: int = OPEN_PER_USER,
 ) -> IssuedLink:
-    """A new link for `owner_id`, valid `LIFETIME` from `now`."""
+    """A new link for `owner_id`, valid `LIFETIME` from `now`; the owner's oldest open
+    links beyond `open_per_user` (this one included) are revoked."""
+    await _revoke_oldest(session, owner_id, now, keep=open_per_user - 1)
     token = token_factory(TOKEN_BYTES)
     digest = token_hash(token)
     private_key = ec.generate_private_key(ec.SECP256R1())
@@ -116,6 +123,8 @@ async def find(
     row = await session.scalar(select(SecureLink).where(col(SecureLink.token_hash) == digest))
     if row is None or row.id is None:
         return Refusal.UNKNOWN
+    if row.used_at is None and row.sealed is None:
+        return Refusal.REPLACED
     if row.used_at is not None or row.sealed is None or row.sealed_key_id is None:
         return Refusal.USED
     if row.expires_at <= now:
@@ -151,6 +160,27 @@ async def settle(session: AsyncSession, link_id: int, *, keep_open: bool) -> Non
     )
     await session.execute(
         sa.update(SecureLink).where(col(SecureLink.id) == link_id).values(**values)
+    )
+
+
+async def _revoke_oldest(session: AsyncSession, owner_id: int, now: datetime, keep: int) -> None:
+    """Drop the keys of the owner's open (unused, unexpired) links but the newest `keep`.
+    A link being submitted right now (claimed) is not open, and is left alone."""
+    opened = (
+        select(SecureLink.id)
+        .where(
+            col(SecureLink.owner_id) == owner_id,
+            col(SecureLink.used_at).is_(None),
+            col(SecureLink.sealed).is_not(None),
+            col(SecureLink.expires_at) > now,
+        )
+        .order_by(col(SecureLink.id).desc())
+        .offset(max(keep, 0))
+    )
+    await session.execute(
+        sa.update(SecureLink)
+        .where(col(SecureLink.id).in_(opened.scalar_subquery()), col(SecureLink.used_at).is_(None))
+        .values(sealed=None, sealed_key_id=None)
     )
 
 

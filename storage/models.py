@@ -281,6 +281,7 @@ class ButtonToken(SQLModel, table=True):
     """What a button does, kept server-side: buttons carry only this opaque token."""
 
     __tablename__ = "button_tokens"
+    __table_args__ = (sa.Index(None, "channel", "user_key", "expires_at"),)
 
     token: str = Field(primary_key=True, max_length=32)
     channel: Channel = Field(sa_type=enum_column(Channel, 16))

@@ -30,8 +30,18 @@ DOCUMENTED_LIMITS = {
     "zip_ratio": 100,
     "kdf_iterations_max": 100_000,
     "kdf_total_iterations": 1_000_000,
+    "trailing_bytes": 4096,
 }
-CHAT_LIMITS = {"messages_per_minute": 20, "password_tries": 5, "password_tries_per_user": 20}
+CHAT_LIMITS = {
+    "messages_per_minute": 20,
+    "held_files": 8,
+    "held_bytes": 2 * MIB,
+    "certificates_per_user": 50,
+    "open_links_per_user": 5,
+    "buttons_per_user": 200,
+    "password_tries": 5,
+    "password_tries_per_user": 20,
+}
 
 
 def write_config(folder: Path, text: str, name: str = "config.toml") -> Path:

@@ -611,8 +611,11 @@ def test_oversized_file_exits_3_unsafe(tmp_path: Path) -> None:
 
 
 def test_file_of_exactly_the_limit_is_not_refused_as_unsafe(tmp_path: Path) -> None:
-    """A file of exactly 1 MiB is within the limit: it is read (and is then merely invalid)."""
-    names = write(tmp_path, {"signCert.der": b"\x30" * (1024 * 1024)})
+    """A file of exactly 1 MiB is within the limit: it is read (and is then merely invalid).
+    Its one DER element fills it, so no trailing bytes make it unsafe either."""
+    size = 1024 * 1024
+    element = b"\x30\x83" + (size - 5).to_bytes(3, "big") + b"\x05" * (size - 5)
+    names = write(tmp_path, {"signCert.der": element})
     assert_failure(inspect(tmp_path, "--json", *names), 3, "invalid_input")
 
 

@@ -295,22 +295,75 @@ async def test_export_goes_through_the_secure_page_and_the_file_comes_back_there
     assert opened.certificate.holder == "홍길동"
 
 
-async def test_an_npki_export_needs_no_password_on_its_page(
+async def test_a_leaked_export_link_alone_does_not_give_the_key(
     site: Site,
     holder: Holder,
     seed_key: bytes,
 ) -> None:
-    """The original NPKI files come back as they are: the page asks no password."""
+    """The attack: whoever holds the "NPKI (zip)" link (a forwarded message, a shared
+    screen) posts the form with no password, then guesses. Nothing comes back without
+    the certificate's password; wrong ones count toward the lockout; the right one gets
+    the original files, byte for byte."""
     url, page = await _export_page(site, holder, seed_key, "NPKI (zip)")
-    assert 'id="password"' not in page.html
-    status, result = await page_client.submit(
-        site.client, url, page_client.seal(page.key, page.token, page_client.form({}))
+    assert 'id="password"' in page.html
+    assert 'id="password" name="password" type="password" autocomplete="off" required' in (
+        page.html
     )
+    assert 'id="new-password"' not in page.html
+    for password, said in (("", "인증서 비밀번호를 입력해 주세요"), ("guess", "(1/5)")):
+        sealed = page_client.seal(page.key, page.token, page_client.form({}, password))
+        status, answer = await page_client.submit(site.client, url, sealed)
+        assert (status, answer["done"], answer["file"]) == (200, False, None), answer
+        assert said in "\n".join(answer["messages"])
+    sealed = page_client.seal(page.key, page.token, page_client.form({}, PASSWORD))
+    status, result = await page_client.submit(site.client, url, sealed)
     assert (status, result["done"]) == (200, True), result
     archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(result["file"]["data"])))
     names = archive.namelist()
-    assert any(name.endswith("/signPri.key") for name in names)
     assert archive.read(next(n for n in names if n.endswith("signPri.key"))) == seed_key
+    assert archive.read(next(n for n in names if n.endswith("signCert.der"))) == holder.cert_der
+
+
+async def test_five_wrong_passwords_on_an_export_page_lock_it(
+    site: Site,
+    holder: Holder,
+    seed_key: bytes,
+) -> None:
+    """Guessing on the export page shares the chat's lockout: the fifth wrong password
+    locks the certificate and ends the link, and no file ever came back."""
+    url, page = await _export_page(site, holder, seed_key, "NPKI (zip)")
+    for attempt in range(1, 6):
+        sealed = page_client.seal(page.key, page.token, page_client.form({}, f"guess-{attempt}"))
+        status, answer = await page_client.submit(site.client, url, sealed)
+        assert status == 200
+        assert answer["file"] is None
+    assert answer["done"]
+    assert "잠겼어요" in "\n".join(answer["messages"])
+    again = await page_client.open_page(site.client, url)
+    assert again.status == 410
+
+
+async def test_a_certificate_without_key_exports_without_a_password(
+    site: Site, holder: Holder
+) -> None:
+    """A certificate kept for reminders only has nothing secret: its page asks no
+    password and gives the certificate alone."""
+    await site.say(USER, "메뉴")
+    (url,) = page_links(await site.press(USER, "인증서 등록"))
+    status, _ = await page_client.submit_form(
+        site.client, url, page_client.form({"signCert.der": holder.cert_der})
+    )
+    assert status == 200
+    await site.say(USER, "메뉴")
+    await site.press(USER, "인증서 내보내기")
+    (url,) = page_links(await site.press(USER, "NPKI (zip)"))
+    page = await page_client.open_page(site.client, url)
+    assert 'id="password"' not in page.html
+    sealed = page_client.seal(page.key, page.token, page_client.form({}))
+    status, result = await page_client.submit(site.client, url, sealed)
+    assert (status, result["done"]) == (200, True), result
+    archive = zipfile.ZipFile(io.BytesIO(base64.b64decode(result["file"]["data"])))
+    assert [name.rsplit("/", 1)[1] for name in archive.namelist()] == ["signCert.der"]
 
 
 # --- rendering limits --------------------------------------------------------------------

@@ -93,6 +93,26 @@ async def test_an_expired_link_is_refused(site: Site, holder: Holder, seed_key: 
     assert answer["done"] is True
 
 
+async def test_a_sixth_link_replaces_the_oldest(
+    site: Site, holder: Holder, seed_key: bytes
+) -> None:
+    """Asking for links again and again keeps at most 5 open: the first of six says a
+    newer link replaced it (410) and takes no submission; the newest works."""
+    urls = []
+    for _ in range(6):
+        urls.append(await _register_link(site))
+        site.world.clock.advance(seconds=1)
+    page = await page_client.open_page(site.client, urls[1])
+    assert page.status == 200
+    replaced = await page_client.open_page(site.client, urls[0])
+    assert replaced.status == 410
+    assert "새 링크를 받으셔서 이 링크는 닫혔어요" in replaced.html
+    status, answer = await page_client.submit_form(
+        site.client, urls[-1], page_client.form(_pair(holder, seed_key), PASSWORD)
+    )
+    assert (status, answer["done"]) == (200, True), answer
+
+
 async def test_a_tampered_envelope_is_refused_and_the_link_stays_usable(
     site: Site, holder: Holder, seed_key: bytes
 ) -> None:

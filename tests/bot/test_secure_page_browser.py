@@ -84,8 +84,9 @@ async def test_an_export_downloads_in_a_real_browser(
     seed_key: bytes,
     tmp_path: Path,
 ) -> None:
-    """ "NPKI (zip)" from KakaoTalk: the page needs no password, its button downloads the
-    zip, and the zip holds the original signPri.key in the NPKI folder layout."""
+    """ "NPKI (zip)" from KakaoTalk: the page asks the certificate password (a wrong one
+    is said and the form stays), then its button downloads the zip, which holds the
+    original signPri.key in the NPKI folder layout."""
     await site.say(USER, "메뉴")
     (url,) = page_links(await site.press(USER, "인증서 등록"))
     files = {"signCert.der": holder.cert_der, "signPri.key": seed_key}
@@ -98,7 +99,11 @@ async def test_an_export_downloads_in_a_real_browser(
     downloads = tmp_path / "downloads"
     await asyncio.to_thread(set_download_dir, browser, downloads)
     await asyncio.to_thread(browser.get, url)
-    await asyncio.to_thread(lambda: browser.find_element(By.ID, "submit").click())
+    await asyncio.to_thread(_fill_and_submit, browser, [], "not-the-password")
+    wrong = await asyncio.to_thread(_status, browser, "비밀번호가 맞지 않아요")
+    assert "(1/5)" in wrong
+    assert not list(downloads.glob("*"))
+    await asyncio.to_thread(_fill_and_submit, browser, [], PASSWORD)
     await asyncio.to_thread(_status, browser, "대화창으로 돌아가셔도 돼요")
     saved = await asyncio.to_thread(wait_for_download, downloads)
     assert saved.name.endswith("-NPKI.zip")

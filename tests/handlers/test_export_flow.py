@@ -247,3 +247,28 @@ async def test_restart_between_the_two_pfx_passwords(
     world.restart()
     path = _document(await chat.say(PASSWORD))
     npki.open_pfx(path.read_bytes(), PFX_PASSWORD.encode())
+
+
+async def test_a_traversal_cn_cannot_leave_the_exported_zip(
+    world: World, tmp_path: Path, ca: factory.Authority, seed_key: bytes, holder: Holder
+) -> None:
+    """The attack: a certificate whose CN is `../../../../tmp/x` (anyone can sign one)
+    is registered with its key and exported. Every zip entry stays under
+    NPKI/yessign/USER/<one folder>/, the folder keeping only safe characters."""
+    cert = factory.make_cert(ca, holder.key, cn="../../../../tmp/x", with_identify_data=False)
+    folder = tmp_path / "evil"
+    folder.mkdir()
+    (folder / "signCert.der").write_bytes(factory.cert_der(cert))
+    (folder / "signPri.key").write_bytes(seed_key)
+    chat = world.chat()
+    await register(chat, folder / "signCert.der", folder / "signPri.key")
+    await chat.say("/export")
+    with zipfile.ZipFile(_document(await chat.press("NPKI (zip)"))) as archive:
+        names = archive.namelist()
+    assert names == [
+        f"NPKI/yessign/USER/cn=________tmp_x,ou=SHB,ou=personal4IB,o=yessign,c=kr/{name}"
+        for name in ("signCert.der", "signPri.key")
+    ]
+    for name in names:
+        assert ".." not in Path(name).parts
+        assert not Path(name).is_absolute()

@@ -238,3 +238,46 @@ def test_negative_serial_in_a_pair_and_a_pfx(
     again = npki.open_pfx(pfx, b"pfx-pw")
     assert again.certificate.serial == "e5d4c4"
     assert again.certificate.der == cert_der
+
+
+# --- trailing bytes after the DER -----------------------------------------------------
+
+
+@pytest.mark.parametrize("extra", [46, 4096])
+def test_a_few_trailing_bytes_are_read_as_real_files_carry_them(holder: Holder, extra: int) -> None:
+    """Real NPKI files carry tens of bytes after their DER (46 in a TradeSign key): a
+    certificate or key with up to `trailing_bytes` (4096) extra is read as usual."""
+    cert = npki.read_certificate(holder.cert_der + b"\x00" * extra)
+    assert cert.der == holder.cert_der
+    key = factory.seed_cbc_sha1_key(holder.plain, factory.PASSWORD)
+    assert npki.read_key_file(key + b"\x00" * extra).iterations == 2048
+
+
+@pytest.mark.parametrize("extra", [4097, 1024 * 1024 - 2048])
+def test_a_certificate_with_a_megabyte_appended_is_refused(holder: Holder, extra: int) -> None:
+    """The attack: a real certificate with up to a megabyte appended (within the upload
+    limit) was read and kept, megabyte and all. Past `trailing_bytes` it is unsafe."""
+    with pytest.raises(npki.UnsafeInput) as refused:
+        npki.read_certificate(holder.cert_der + b"\x00" * extra)
+    assert "덧붙은 데이터" in refused.value.message("ko")
+    key = factory.seed_cbc_sha1_key(holder.plain, factory.PASSWORD)
+    with pytest.raises(npki.UnsafeInput):
+        npki.read_key_file(key + b"\x00" * extra)
+    with pytest.raises(npki.UnsafeInput):
+        npki.open_bundle({"signCert.der": holder.cert_der + b"\x00" * extra}, None)
+
+
+def test_a_pem_certificate_with_a_megabyte_appended_is_refused(holder: Holder) -> None:
+    """The same in PEM: bytes after the END line count as trailing bytes."""
+    pem = holder.cert.public_bytes(serialization.Encoding.PEM)
+    assert npki.read_certificate(pem + b"\n" * 10).der == holder.cert_der
+    with pytest.raises(npki.UnsafeInput):
+        npki.read_certificate(pem + b"x" * (512 * 1024))
+
+
+def test_the_trailing_limit_is_a_parameter(holder: Holder) -> None:
+    """`Limits(trailing_bytes=…)` moves the line."""
+    limits = npki.Limits(trailing_bytes=10)
+    assert npki.read_certificate(holder.cert_der + b"\x00" * 10, limits=limits)
+    with pytest.raises(npki.UnsafeInput):
+        npki.read_certificate(holder.cert_der + b"\x00" * 11, limits=limits)

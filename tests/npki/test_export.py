@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import itertools
+import posixpath
+import zipfile
+from pathlib import PurePosixPath
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from pypinksign import PinkSign
 
 import npki
+from npki.export import write_zip
 from tests import factory
 from tests.conftest import Holder
 
@@ -87,3 +94,88 @@ def test_pfx_origin_exports_as_seed(holder: Holder) -> None:
     again = npki.open_pair(pair.sign_cert, pair.sign_key, NEW)
     assert (again.encryption, again.iterations, again.random_num) == ("seed-cbc-sha1", 2048, None)
     assert again.certificate.der == holder.cert_der
+
+
+# --- the NPKI zip: folder names from a hostile subject ------------------------------------
+
+REAL_SUBJECTS = (
+    "cn=홍길동()0012345678901234,ou=SHB,ou=personal4IB,o=yessign,c=kr",
+    "cn=HONG GILDONG(HONG GIL DONG)0012345678901234,ou=KB,ou=personal4IB,o=yessign,c=kr",
+    "cn=(주)가나다 & Co.()0001234567890123,ou=corporation4EC,o=SignKorea,c=kr",
+    "cn=김철수_0098765432109876,ou=TradeSign,o=TradeSign,c=kr",
+)
+
+
+@pytest.mark.parametrize("subject", REAL_SUBJECTS)
+def test_real_folder_names_are_kept_as_they_are(subject: str) -> None:
+    """What NPKI folders really look like is written unchanged, so banking software
+    finds the certificate where it expects it."""
+    assert npki.folder_name(subject) == subject
+
+
+def _entries_stay_under_the_root(archive: bytes) -> list[str]:
+    names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
+    root = "/extract/here"
+    for name in names:
+        path = PurePosixPath(name)
+        assert not path.is_absolute(), name
+        assert ".." not in path.parts, name
+        assert "\\" not in name, name
+        assert ":" not in name, name
+        assert posixpath.normpath(posixpath.join(root, name)).startswith(root + "/"), name
+        assert path.parts[:3] == ("NPKI", "yessign", "USER"), name
+        assert len(path.parts) == 5, name
+    return names
+
+
+def test_a_traversal_cn_stays_inside_the_zip(ca: factory.Authority, holder: Holder) -> None:
+    """The attack: a CN of `../../../../tmp/x` made the zip entry
+    `NPKI/yessign/USER/cn=../../../../tmp/x,…/signCert.der`, which an extracting tool
+    writes to /tmp. The folder is one safe name under NPKI/yessign/USER now."""
+    cert = factory.make_cert(ca, holder.key, cn="../../../../tmp/x", with_identify_data=False)
+    facts = npki.read_certificate(factory.cert_der(cert))
+    assert facts.subject.startswith("cn=../../../../tmp/x,")
+    archive = npki.npki_zip(facts.ca, facts.subject, {"signCert.der": facts.der})
+    (name,) = _entries_stay_under_the_root(archive)
+    assert (
+        name
+        == "NPKI/yessign/USER/cn=________tmp_x,ou=SHB,ou=personal4IB,o=yessign,c=kr/signCert.der"
+    )
+
+
+@settings(max_examples=300)
+@given(subject=st.text(max_size=400))
+def test_any_subject_makes_entries_under_the_root(subject: str) -> None:
+    """Whatever the subject text (separators, dots, NUL, controls, surrogates, huge),
+    every entry is a plain relative path of exactly NPKI/<CA>/USER/<folder>/<file>."""
+    archive = npki.npki_zip("yessign", subject, {"signCert.der": b"c", "signPri.key": b"k"})
+    assert len(_entries_stay_under_the_root(archive)) == 2
+    folder = npki.folder_name(subject)
+    assert 0 < len(folder) <= npki.export.FOLDER_NAME_MAX
+    assert not folder.startswith(".")
+
+
+@settings(max_examples=40, deadline=None)
+@given(cn=st.text(min_size=1, max_size=64))
+def test_any_cn_of_a_real_certificate_stays_under_the_root(
+    ca: factory.Authority, holder: Holder, cn: str
+) -> None:
+    """The same through a certificate the attacker signed: the CN goes through the
+    parser's subject formatting first."""
+    try:
+        cert = factory.make_cert(ca, holder.key, cn=cn, with_identify_data=False)
+    except (ValueError, UnicodeError):
+        assume(False)  # a CN cryptography itself refuses to write
+    facts = npki.read_certificate(factory.cert_der(cert))
+    _entries_stay_under_the_root(npki.npki_zip(facts.ca, facts.subject, {"signCert.der": b"c"}))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["/etc/passwd", "../x", "NPKI/../../x", "a\\..\\b", "C:/x", "a//b", "a/./b", "a\x00b", ""],
+)
+def test_the_zip_writer_refuses_names_that_leave_the_root(name: str) -> None:
+    """The last guard: an entry name that is absolute, climbs, or could on Windows is
+    never written, whoever built it."""
+    with pytest.raises(npki.UnsafeInput):
+        write_zip([(name, b"x")])

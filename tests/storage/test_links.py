@@ -102,3 +102,52 @@ async def test_key_rotation_rewraps_open_links(database: Database, tmp_path: Pat
         found = await links.find(session, new, issued.token, NOW)
     assert isinstance(found, OpenedLink)
     assert found.public_key == issued.public_key
+
+
+async def test_a_sixth_open_link_revokes_the_oldest(database: Database, vault: Vault) -> None:
+    """A user keeps at most 5 open links: the sixth revokes the oldest unused one (its
+    key destroyed, its page says a newer link replaced it). A link being submitted
+    (claimed) or used, and another user's links, are left alone."""
+    owner = await _owner(database)
+    async with database.write() as session:
+        other = await users.get_or_create(session, Channel.KAKAO, "k2", NOW)
+        assert other.id is not None
+        theirs = await links.issue(session, vault, other.id, Purpose.REGISTER, NOW)
+    issued = []
+    for minute in range(5):
+        async with database.write() as session:
+            moment = NOW + timedelta(minutes=minute)
+            issued.append(await links.issue(session, vault, owner, Purpose.REGISTER, moment))
+    async with database.write() as session:  # the second is being submitted right now
+        second = await links.find(session, vault, issued[1].token, NOW)
+        assert isinstance(second, OpenedLink)
+        assert await links.claim(session, second.id, owner, NOW)
+    for minute in (5, 6):
+        async with database.write() as session:
+            moment = NOW + timedelta(minutes=minute)
+            issued.append(await links.issue(session, vault, owner, Purpose.REGISTER, moment))
+    later = NOW + timedelta(minutes=7)
+    async with database.read() as session:
+        found = [await links.find(session, vault, link.token, later) for link in issued]
+        assert isinstance(await links.find(session, vault, theirs.token, later), OpenedLink)
+    # The claimed 2nd is not open: the 6th link fits beside 1, 3, 4, 5; the 7th revokes
+    # the 1st. The 2nd stays claimed (used until settled), never revoked.
+    assert found[0] is Refusal.REPLACED
+    assert found[1] is Refusal.USED
+    assert all(isinstance(link, OpenedLink) for link in found[2:])
+    async with database.read() as session:
+        rows = (await session.scalars(sa.select(SecureLink).order_by(SecureLink.id))).all()
+    revoked = [row for row in rows if row.owner_id == owner and row.sealed is None]
+    assert len(revoked) == 1
+
+
+async def test_the_open_link_cap_is_a_parameter(database: Database, vault: Vault) -> None:
+    """With a cap of 1, every new link revokes the previous one."""
+    owner = await _owner(database)
+    async with database.write() as session:
+        first = await links.issue(session, vault, owner, Purpose.EXPORT, NOW, open_per_user=1)
+    async with database.write() as session:
+        second = await links.issue(session, vault, owner, Purpose.EXPORT, NOW, open_per_user=1)
+    async with database.read() as session:
+        assert await links.find(session, vault, first.token, NOW) is Refusal.REPLACED
+        assert isinstance(await links.find(session, vault, second.token, NOW), OpenedLink)
