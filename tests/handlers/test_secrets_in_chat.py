@@ -61,8 +61,8 @@ async def test_no_password_on_disk_or_in_the_transcript(
         await world.database.close()
 
     transcript = json.dumps(chat.transcript, ensure_ascii=False)
-    for secret in (PASSWORD, PFX_PASSWORD, WRONG):
+    for secret in (PASSWORD, PFX_PASSWORD, WRONG, NUMBER):
         assert secret not in transcript
     masked = [e for e in chat.transcript if e == {"type": "user", "text": "••••••"}]
     deletes = [e for e in chat.transcript if e["type"] == "delete"]
-    assert len(masked) == len(deletes) == 5
+    assert len(masked) == len(deletes) == 6  # five passwords and the account number
