@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,14 @@ from bot.app import (
     clock_from,
     open_database,
 )
-from bot.channels.console import ConsoleUser, ScriptError, render, run_script
+from bot.channels.console import (
+    MASK,
+    ConsoleUser,
+    ScriptError,
+    masked_echo,
+    render,
+    run_script,
+)
 from bot.config import Settings
 from storage import migrate
 from storage.keyring import KeyFileError
@@ -74,8 +82,11 @@ async def _interactive(user: ConsoleUser) -> None:
         if not line.strip():
             continue
         try:
-            _entry, outbound = await user.send_line(line)
+            entry, outbound = await user.send_line(line)
         except ScriptError as err:
             print(f"  ! {err}")  # noqa: T201
             continue
+        if entry.get("text") == MASK and reader is input and sys.stdout.isatty():
+            columns = shutil.get_terminal_size().columns
+            print(masked_echo(prompt, line, columns))  # noqa: T201
         print(render(user, outbound))  # noqa: T201

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Final
 
 from handlers import menu
@@ -35,6 +35,7 @@ from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services
 from storage import arrival, buttons, conversations, links, notices, users
+from storage.conversations import Saved
 from storage.errors import StaleState
 from storage.links import Purpose
 from storage.models import Channel
@@ -60,6 +61,13 @@ PAGE_FLOWS: Final = {Purpose.REGISTER: "add", Purpose.EXPORT: "export"}
 
 _SECRET_NEXT: Final = "_secret_next"  # noqa: S105  (a state field's name, not a secret)
 """Saved with a state whose last reply asked for a password."""
+
+
+AFTER_SECRET: Final = "_after_secret"  # noqa: S105  (a marker's name, not a secret)
+"""Saved in place of a flow that ended while it held files or waited for a password."""
+AFTER_SECRET_WINDOW: Final = timedelta(minutes=10)
+"""How long after such a flow a typed line that looks like a password is deleted."""
+_SECRET_LOOKING_MIN: Final = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,33 +158,49 @@ class Assistant:
                     choices = tuple(Choice(label, token) for label, token in notice.choices)
                     ctx.out.append(Reply(notice.text, choices))
             saved = found.saved
-            state = None
             version = saved.version if saved else None
-            secret_next = False
-            if saved is not None:
-                data = dict(saved.data)
-                secret_next = bool(data.pop(_SECRET_NEXT, False))
-                if saved.expires_at is not None and saved.expires_at <= now:
-                    if secret_next and inbound.text is not None:
-                        # A password typed after the flow timed out: still take it off the chat.
-                        ctx.delete(inbound.message_ref)
-                    ctx.say("session.expired")
-                else:
-                    state = State(saved.flow, saved.step, data, saved.secret)
+            state, secret_next = None, False
+            if saved is not None and saved.flow == AFTER_SECRET:
+                if _late_secret(inbound, saved.expires_at, now):
+                    ctx.delete(inbound.message_ref)
+                    ctx.say("late_secret.deleted", *await menu.main_menu(ctx))
+                    return Handled(ctx.out)
+            elif saved is not None:
+                state, secret_next = _saved_state(ctx, inbound, saved)
             if secret_next and state is not None:
                 inbound = _password_not_command(inbound)
-            event = await self._event(ctx, inbound)
-            if event is not None:
-                new_state = await self._route(ctx, state, event)
-                # Still waiting for a password (asked now, or asked before and the step
-                # unchanged): remembered so a late or rate-limited password is deleted too.
-                waiting = any(isinstance(o, Reply) and o.expects_secret for o in ctx.out) or (
-                    secret_next and new_state is not None and new_state == state
-                )
-                await self._save(ctx, inbound, new_state, version, secret_next=waiting)
+            await self._step(ctx, inbound, state, version, secret_next=secret_next)
             if inbound.page is not None:
                 await self._settle_page(ctx, inbound.page)
             return Handled(ctx.out, ctx.page_open)
+
+    async def _step(
+        self,
+        ctx: Context,
+        inbound: Inbound,
+        state: State | None,
+        version: int | None,
+        *,
+        secret_next: bool,
+    ) -> None:
+        """Route the event to its flow and save where the user is now."""
+        event = await self._event(ctx, inbound)
+        if event is None:
+            return
+        new_state = await self._route(ctx, state, event)
+        # Still waiting for a password (asked now, or asked before and the step
+        # unchanged): remembered so a late or rate-limited password is deleted too.
+        asked = any(isinstance(o, Reply) and o.expects_secret for o in ctx.out)
+        waiting = asked or (secret_next and new_state is not None and new_state == state)
+        if waiting and not asked:
+            _ask_secret_again(ctx.out)
+        if new_state is None and (
+            isinstance(event, Files) or (isinstance(event, Text) and secret_next and state)
+        ):
+            # Files, or a typed password, ended the flow: a password typed now (after
+            # "unreadable", a lockout …) is still taken off the chat. (/cancel is a choice.)
+            new_state = State(AFTER_SECRET, "")
+        await self._save(ctx, inbound, new_state, version, secret_next=waiting)
 
     async def _settle_page(self, ctx: Context, form: PageForm) -> None:
         """Keep the link for a retry, or close it and copy the answer into the chat."""
@@ -264,6 +288,8 @@ class Assistant:
                 await conversations.clear(ctx.session, inbound.channel, inbound.user_key)
             return
         idle = timedelta(minutes=self.services.settings.idle_minutes)
+        if state.flow == AFTER_SECRET:
+            idle = AFTER_SECRET_WINDOW
         data = dict(state.data)
         if secret_next:
             data[_SECRET_NEXT] = True
@@ -290,6 +316,44 @@ def _password_not_command(inbound: Inbound) -> Inbound:
         return inbound
     text = f"/{command} {inbound.args}" if inbound.args else f"/{command}"
     return replace(inbound, command=None, args="", text=text)
+
+
+def _saved_state(ctx: Context, inbound: Inbound, saved: Saved) -> tuple[State | None, bool]:
+    """The step to resume (None when it timed out, which is said), and whether it was
+    waiting for a password."""
+    data = dict(saved.data)
+    secret_next = bool(data.pop(_SECRET_NEXT, False))
+    if saved.expires_at is not None and saved.expires_at <= ctx.now:
+        if secret_next and inbound.text is not None:
+            # A password typed after the flow timed out: still take it off the chat.
+            ctx.delete(inbound.message_ref)
+        ctx.say("session.expired")
+        return None, secret_next
+    return State(saved.flow, saved.step, data, saved.secret), secret_next
+
+
+def _late_secret(inbound: Inbound, expires_at: datetime | None, now: datetime) -> bool:
+    """A plain line, soon after a flow that wanted a password ended, that looks like one
+    (one word of six characters or more, with a digit: what NPKI passwords and account
+    numbers are; "감사합니다" is not)."""
+    text = (inbound.text or "").strip()
+    return (
+        inbound.command is None
+        and (expires_at is None or expires_at > now)
+        and len(text) >= _SECRET_LOOKING_MIN
+        and not any(c.isspace() for c in text)
+        and any(c.isdigit() for c in text)
+    )
+
+
+def _ask_secret_again(out: list[Outbound]) -> None:
+    """The flow still waits for a password though this answer did not ask (a press it
+    did not expect, say): the last reply says so, so a console reads without echo."""
+    for index in range(len(out) - 1, -1, -1):
+        item = out[index]
+        if isinstance(item, Reply):
+            out[index] = replace(item, expects_secret=True)
+            return
 
 
 def _answer_in_group(ctx: Context, inbound: Inbound) -> None:

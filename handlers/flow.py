@@ -161,9 +161,11 @@ class Context:
         )
         return Choice(text, token)
 
-    def delete(self, message_ref: str | None) -> None:
+    def delete(self, message_ref: str | None, refused: str = "delete.refused") -> None:
+        """Take a user's message holding a secret off the chat; `refused` (a text key)
+        asks them to delete it themselves where the platform cannot."""
         if message_ref is not None:
-            self.out.append(Delete(message_ref, self.texts("delete.refused")))
+            self.out.append(Delete(message_ref, self.texts(refused)))
 
     def send_document(self, filename: str, data: bytes) -> None:
         self.out.append(SendDocument(filename, data))

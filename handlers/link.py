@@ -9,7 +9,9 @@
     NICKNAME --> [*] : nickname typed, or skipped: linked
 
 The account number waits in the sealed part of the state until it is saved,
-itself sealed; only a masked form (110-***-***789) is ever shown.
+itself sealed; only a masked form (110-***-***789) is ever shown. The message
+that carried it is deleted from the chat, like a password (a mistyped number
+too: it is still most of one).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ class LinkFlow:
         if state.step == Step.INSTITUTION:
             return await _search(ctx, data, text)
         if state.step == Step.NUMBER:
+            ctx.delete(event.message_ref, "delete.refused_number")
             try:
                 number = accounts.normalize_number(text)
             except accounts.InvalidAccountNumber:

@@ -3,7 +3,9 @@
 Saves are optimistic: a save names the version it read, and fails with
 `StaleState` if another message saved in between. Secret data waiting in a
 flow (the first file of a pair, an upload waiting for its password) is
-sealed by the vault, never stored in the clear, not even for a moment.
+sealed by the vault, never stored in the clear, not even for a moment. A
+save that replaces or drops a sealed secret, and every `clear`, shreds the
+old blob: `secure_delete` zeroes it and the write checkpoints the WAL.
 """
 
 from __future__ import annotations
@@ -98,6 +100,11 @@ async def save(
         if not affected(inserted):
             raise StaleState(f"{channel.value}:{user_key}")
         return 1
+    had_secret = await session.scalar(
+        select(col(ConversationState.sealed).is_not(None)).where(
+            col(ConversationState.channel) == channel, col(ConversationState.user_key) == user_key
+        )
+    )
     updated = await session.execute(
         sa.update(ConversationState)
         .where(
@@ -109,6 +116,8 @@ async def save(
     )
     if not affected(updated):
         raise StaleState(f"{channel.value}:{user_key}")
+    if had_secret:
+        session.info[SHREDDED] = True
     return expected_version + 1
 
 

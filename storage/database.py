@@ -2,7 +2,10 @@
 
 SQLite (the default) runs in WAL mode with a busy timeout, foreign keys on
 and `secure_delete` (deleted secrets are zeroed, not left in free pages).
-Its files (the database, `-wal`, `-shm`) are 0600 whatever the umask.
+Its files (the database, `-wal`, `-shm`) are 0600 whatever the umask. A
+write that dropped a secret (`SHREDDED`) is followed by a checkpoint that
+truncates the WAL, since the page images the WAL still holds would give the
+secret back; overlapping requests share one checkpoint.
 Python's sqlite3 transaction handling is switched off and every transaction
 is begun by us: `BEGIN IMMEDIATE` for writes, so a read-then-write never
 fails on a lock upgrade, and plain `BEGIN` for reads. A transaction that
@@ -14,6 +17,7 @@ PostgreSQL runs through asyncpg with the same statements.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -34,6 +38,8 @@ BEFORE_COMMIT: Final = "certmate_before_commit"
 rows a repository gathers during the transaction and writes in one statement."""
 BUSY_TIMEOUT_MS: Final = 30_000
 
+log = logging.getLogger("certmate.database")
+
 
 class Database:
     """An async engine and the transactions every repository runs in."""
@@ -44,6 +50,9 @@ class Database:
         self._writer = asyncio.Lock()
         """SQLite has one writer: this process's writers queue here, in order, instead of
         each holding a pooled connection and retrying in SQLite's busy handler."""
+        self._checkpointing = asyncio.Lock()
+        self._checkpoints_begun = 0
+        self._checkpoints_done = 0
         if self.is_sqlite:
             _configure_sqlite(engine)
 
@@ -117,15 +126,29 @@ class Database:
                 await session.close()
 
     async def checkpoint(self) -> None:
-        """SQLite: move the WAL into the database file and truncate it.
+        """SQLite: copy the WAL into the database file and truncate it.
 
-        Old page images of deleted secrets would otherwise linger in the WAL
-        until it is reused. Best effort: a busy reader can delay it.
+        Page images of dropped secrets would otherwise linger in the WAL (and
+        the old page in the database file) until the WAL is reused. Returns
+        once a checkpoint that began after this call has finished: callers
+        that overlap share one, so a burst of drops costs one checkpoint. A
+        reader still open delays it (SQLite's busy timeout), never skips it
+        silently.
         """
         if not self.is_sqlite:
             return
-        async with self.engine.connect() as connection:
-            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        wanted = self._checkpoints_begun + 1
+        async with self._checkpointing:
+            if self._checkpoints_done >= wanted:
+                return  # one that began after our call has just finished
+            self._checkpoints_begun += 1
+            number = self._checkpoints_begun
+            async with self.engine.connect() as connection:
+                result = await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = result.scalar()
+            self._checkpoints_done = number
+        if busy:
+            log.warning("the WAL could not be truncated (busy); dropped secrets may remain in it")
 
     async def analyze(self, table: str) -> None:
         """PostgreSQL: refresh a table's planner statistics now.

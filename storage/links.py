@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage.database import SHREDDED
 from storage.models import SecureLink
 from storage.sql import affected
 from storage.vault import Binding, Sealed, Vault
@@ -161,6 +162,8 @@ async def settle(session: AsyncSession, link_id: int, *, keep_open: bool) -> Non
     await session.execute(
         sa.update(SecureLink).where(col(SecureLink.id) == link_id).values(**values)
     )
+    if not keep_open:
+        session.info[SHREDDED] = True
 
 
 async def _revoke_oldest(session: AsyncSession, owner_id: int, now: datetime, keep: int) -> None:
@@ -190,6 +193,8 @@ async def prune(session: AsyncSession, before: datetime, limit: int = 5_000) -> 
     result = await session.execute(
         sa.delete(SecureLink).where(col(SecureLink.id).in_(old.scalar_subquery()))
     )
+    if affected(result):  # an unused link's sealed key goes with it
+        session.info[SHREDDED] = True
     return affected(result)
 
 

@@ -2,7 +2,8 @@
 
 A webhook answers 200 (and a poller asks for the next batch) only after the
 update's row is committed, its body sealed because it may hold a typed
-password. The update is then handled and its body dropped. A crash between
+password. The update is then handled and its body dropped and shredded (the
+write checkpoints the WAL, so no copy of the files gives it back). A crash between
 the two leaves the row pending, and the next start handles it: nothing the
 platform believes delivered is lost. The row (without body) stays until
 pruned, so a redelivered duplicate is recognised and dropped.
@@ -20,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from storage.database import SHREDDED
 from storage.models import Channel, ProcessedUpdate
 from storage.sql import affected
 from storage.vault import Binding, Sealed, Vault
@@ -75,7 +77,9 @@ def _insert_returning(dialect: str) -> sa.Insert:
 
 
 async def mark_handled(session: AsyncSession, row_ids: Collection[int], now: datetime) -> None:
-    """The updates were handled: drop their bodies."""
+    """The updates were handled: drop their bodies (shredded: a body may hold a password).
+    The inbox marks handled updates in batches, so the checkpoint is paid once a batch."""
+    session.info[SHREDDED] = True
     await session.execute(
         sa.update(ProcessedUpdate)
         .where(col(ProcessedUpdate.id).in_(list(row_ids)))

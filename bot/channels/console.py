@@ -5,7 +5,9 @@ Translates only. A line becomes an `Inbound` (`/upload PATH…` sends files,
 `/word` is a command, anything else text); each `Outbound` becomes either
 printed text with numbered choices (interactive) or a JSON line (script).
 A user line the bot deleted as a password is never shown: the transcript
-masks it, and interactively it is read without echo.
+masks it, and interactively it is read without echo while a password is
+awaited; one typed when none was (after its flow ended) is rubbed out of the
+terminal as soon as the bot deletes it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from handlers.messages import (
 from storage.models import Channel
 
 MASK: Final = "••••••"
+_UP_AND_CLEAR: Final = "\x1b[1A\x1b[2K"
 
 Handler = Callable[[Inbound], Awaitable[list[Outbound]]]
 
@@ -189,6 +192,14 @@ async def run_script(user: ConsoleUser, script: Iterable[str], out: TextIO) -> N
         for record in (entry, *transcript_entries(user, outbound)):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
+
+
+def masked_echo(prompt: str, line: str, columns: int) -> str:
+    """For a terminal that echoed a line the bot then deleted (a password typed when none
+    was asked for): the cursor goes back over the rows it took and they are rewritten
+    masked, as a chat app removes the message."""
+    rows = max(1, -(-(len(prompt) + len(line)) // max(columns, 1)))
+    return _UP_AND_CLEAR * rows + prompt + MASK
 
 
 def render(user: ConsoleUser, outbound: list[Outbound]) -> str:

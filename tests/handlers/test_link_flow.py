@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from handlers.institutions import load_directory
-from handlers.messages import Inbound, Outbound, Reply
+from handlers.messages import Delete, Inbound, Outbound, Reply
 from storage import accounts, certificates
 from storage.models import AccountKind, AccountState, Channel, LinkedAccount
 from tests.handlers.harness import (
@@ -169,14 +169,19 @@ async def test_a_bad_account_number_is_asked_again(
     world: World, pair_files: tuple[Path, Path], bad: str
 ) -> None:
     """Letters, fewer than 6 or more than 20 digits, doubled, leading or trailing hyphens:
-    asked again with the skip button, and the flow stays at the number (a good one goes on)."""
+    deleted from the chat all the same (a mistyped number is most of one), asked again with
+    the skip button, and the flow stays at the number (a good one goes on)."""
     chat = world.chat()
     await register(chat, *pair_files)
     await chat.say("/link")
     await chat.say("신한은행")
-    out = await world.handle(_text(bad))
+    inbound = _text(bad)
+    out = await world.handle(inbound)
     assert "계좌번호는 숫자 6~20자리예요" in _said(out)
-    (reply,) = out
+    deleted, reply = out
+    assert isinstance(deleted, Delete)
+    assert deleted.message_ref == inbound.message_ref
+    assert "계좌번호가 담긴 메시지는 직접 지워 주세요" in deleted.if_refused
     assert isinstance(reply, Reply)
     assert [c.label for c in reply.choices] == ["건너뛰기"]
     assert "별명" in texts(await chat.say(NUMBER))
