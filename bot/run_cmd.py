@@ -92,7 +92,7 @@ async def _run(settings: Settings) -> None:
         services = build_services(settings, database, lambda: datetime.now(UTC))
         await migrate.upgrade(database)
         assistant = build_assistant(services)
-        app = build_app()
+        app = build_app(settings.http)
         add_page_routes(app, SecurePages(assistant))
         telegram = _telegram(settings, assistant, app)
         kakao = _kakao(settings, assistant, app, client)
@@ -111,7 +111,12 @@ async def _run(settings: Settings) -> None:
                     event_name=settings.kakao.event_name,
                     base_url=settings.kakao.event_api_url,
                 )
-        server = Server(app, settings.http.host, settings.http.port)
+        server = Server(
+            app,
+            settings.http.host,
+            settings.http.port,
+            header_timeout=settings.http.header_timeout,
+        )
         await server.start()
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
         sweeper = Sweeper(

@@ -1,21 +1,95 @@
 """The one HTTP server of `certmate run`: the Telegram webhook, the Kakao skill, the
 upload page and `/healthz` all live on it, so there is one port to open and one
 place that sets limits on what a request may send.
+
+What every route can rely on: a client that is slow to send its headers is cut
+after `[http] header_timeout` (aiohttp's idle timer, which runs from the moment
+of connecting), a body that has not arrived within `[http] body_timeout` is a
+408, an address that keeps failing authentication gets 429 (bot/web_limits.py),
+and the `Server` header names no software version.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import asyncio
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
 
 from aiohttp import web
 
+from bot.config import HttpSettings
+from bot.web_limits import RefusalLimiter, client_address, refused
+
 MAX_BODY: Final = 2 * 1024 * 1024
 """Largest request body accepted; webhook updates carry file ids, not files."""
+MAX_JSON_DEPTH: Final = 32
+"""Deepest nesting of a JSON body; real updates and skill payloads stay under 12."""
+SERVER_NAME: Final = "certmate"
+TARPIT_SECONDS: Final = 1.0
+"""How long a request from an address out of allowance waits for its 429."""
+LINGER_SECONDS: Final = 2.0
+"""How long an unread body is drained after an early answer (aiohttp's default is 10)."""
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_LIMITER_KEY: Final = web.AppKey("refusal_limiter", RefusalLimiter)
+_SETTINGS_KEY: Final = web.AppKey("http_settings", HttpSettings)
 
 
-def build_app() -> web.Application:
-    """The application with `/healthz`; channels add their routes before it starts."""
-    app = web.Application(client_max_size=MAX_BODY)
+class BadJson(ValueError):
+    """A body that is not JSON, or nested deeper than `MAX_JSON_DEPTH` (answered 400)."""
+
+
+def parse_json(data: bytes) -> Any:
+    """The JSON value in `data`; raises `BadJson`, never `RecursionError`."""
+    try:
+        value = json.loads(data)
+    except (ValueError, RecursionError) as err:
+        raise BadJson("not JSON") from err
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise BadJson("nested too deeply")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than `limit` levels (without recursion, so
+    a body that json accepted near Python's recursion limit cannot break json.dumps)."""
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        for child in item.values() if isinstance(item, dict) else item:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                pending.append((child, depth + 1))
+    return False
+
+
+def same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of a secret header with the configured secret. aiohttp
+    keeps a header's non-UTF-8 bytes as surrogates: such a value is simply wrong."""
+    if given is None or not expected:
+        return False
+    try:
+        raw = given.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(raw, expected.encode())
+
+
+def build_app(
+    settings: HttpSettings | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> web.Application:
+    """The application with `/healthz`; channels add their routes before it starts.
+    `clock` drives the per-address allowance of refused requests."""
+    settings = settings or HttpSettings()
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_limit, _body_in_time])
+    app[_SETTINGS_KEY] = settings
+    app[_LIMITER_KEY] = RefusalLimiter(settings.refusals_per_minute, clock)
+    app.on_response_prepare.append(_name_server)
     app.router.add_get("/healthz", _healthz)
     return app
 
@@ -24,18 +98,79 @@ async def _healthz(_request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-class Server:
-    """Starts the app on host:port and stops it, letting requests in flight finish."""
+@web.middleware
+async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """429 (after `TARPIT_SECONDS`, closing the connection) for an address that used up
+    its allowance of refused requests; every refusal (a wrong secret, an unknown link,
+    an unknown path) uses one."""
+    settings = request.app[_SETTINGS_KEY]
+    limiter = request.app[_LIMITER_KEY]
+    address = client_address(
+        request.remote,
+        request.headers.getall("X-Forwarded-For", []),
+        settings.proxy_networks,
+    )
+    wait = limiter.wait(address)
+    if wait > 0:
+        # Held, then closed: a flood waits on itself instead of taking the loop's time.
+        await asyncio.sleep(TARPIT_SECONDS)
+        response = web.Response(status=429, headers={"Retry-After": str(wait)})
+        response.force_close()
+        return response
+    try:
+        response = await handler(request)
+    except web.HTTPException as err:
+        if refused(err.status):
+            limiter.refuse(address)
+        raise
+    if refused(response.status):
+        limiter.refuse(address)
+    return response
 
-    def __init__(self, app: web.Application, host: str, port: int) -> None:
+
+@web.middleware
+async def _body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The whole body, read before the route runs, within `[http] body_timeout`; a client
+    that trickles it gets 408 and its connection closed."""
+    if request.body_exists:
+        try:
+            async with asyncio.timeout(request.app[_SETTINGS_KEY].body_timeout):
+                await request.read()  # kept by aiohttp: the route's read() returns it
+        except TimeoutError:
+            response = web.Response(status=408)
+            response.force_close()
+            return response
+    return await handler(request)
+
+
+async def _name_server(_request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = SERVER_NAME
+
+
+class Server:
+    """Starts the app on host:port and stops it, letting requests in flight finish.
+    A connection that has not sent a whole request's headers `header_timeout` seconds
+    after connecting (or after its last answer) is closed."""
+
+    def __init__(
+        self, app: web.Application, host: str, port: int, *, header_timeout: float = 10.0
+    ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.header_timeout = header_timeout
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
         self._runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=5
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=5,
+            # aiohttp closes a connection still waiting for a request when this runs
+            # out, counted from connecting: a header timeout against slow clients.
+            keepalive_timeout=self.header_timeout,
+            lingering_time=LINGER_SECONDS,
         )
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
