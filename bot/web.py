@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import web, web_response
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.config import HttpSettings
 from bot.web_limits import RefusalLimiter, client_address, refused
@@ -89,7 +91,6 @@ def build_app(
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_limit, _body_in_time])
     app[_SETTINGS_KEY] = settings
     app[_LIMITER_KEY] = RefusalLimiter(settings.refusals_per_minute, clock)
-    app.on_response_prepare.append(_name_server)
     app.router.add_get("/healthz", _healthz)
     return app
 
@@ -114,9 +115,9 @@ async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
     if wait > 0:
         # Held, then closed: a flood waits on itself instead of taking the loop's time.
         await asyncio.sleep(TARPIT_SECONDS)
-        response = web.Response(status=429, headers={"Retry-After": str(wait)})
-        response.force_close()
-        return response
+        too_many = _closing(429)
+        too_many.headers["Retry-After"] = str(wait)
+        return too_many
     try:
         response = await handler(request)
     except web.HTTPException as err:
@@ -131,20 +132,43 @@ async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
 @web.middleware
 async def _body_in_time(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The whole body, read before the route runs, within `[http] body_timeout`; a client
-    that trickles it gets 408 and its connection closed."""
+    that trickles it gets 408, one whose body cannot be read (a broken chunked or gzip
+    encoding) 400, and either has its connection closed."""
     if request.body_exists:
         try:
             async with asyncio.timeout(request.app[_SETTINGS_KEY].body_timeout):
                 await request.read()  # kept by aiohttp: the route's read() returns it
         except TimeoutError:
-            response = web.Response(status=408)
-            response.force_close()
-            return response
+            return _closing(408)
+        except web.RequestPayloadError:
+            return _closing(400)
     return await handler(request)
 
 
-async def _name_server(_request: web.Request, response: web.StreamResponse) -> None:
-    response.headers["Server"] = SERVER_NAME
+def _closing(status: int) -> web.Response:
+    response = web.Response(status=status)
+    response.force_close()
+    return response
+
+
+def _hide_versions_and_client_errors() -> None:
+    """`Server: certmate` on every answer, the parser's own 400s included (they reach no
+    signal or middleware, so aiohttp's default itself is replaced), and a malformed
+    request or body logged as one line at DEBUG, as aiohttp logs garbage, not as an
+    ERROR with a traceback: it is the client's fault, and a flood of them must not
+    flood the log."""
+    web_response.SERVER_SOFTWARE = SERVER_NAME  # type: ignore[attr-defined]
+    logging.getLogger("aiohttp.server").addFilter(_client_error_as_one_line)
+
+
+def _client_error_as_one_line(record: logging.LogRecord) -> bool:
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, HttpProcessingError | web.RequestPayloadError):
+        record.exc_info = None
+        record.exc_text = None
+        record.msg = f"{record.msg} (malformed HTTP)"
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return True
 
 
 class Server:
@@ -162,6 +186,7 @@ class Server:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        _hide_versions_and_client_errors()
         self._runner = web.AppRunner(
             self.app,
             access_log=None,

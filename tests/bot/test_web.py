@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import statistics
 import sys
 import time
@@ -25,6 +26,7 @@ from tests.bot.kakao_site import (
     running_site,
     skill_payload,
 )
+from tests.bot.raw_http import raw_exchange
 
 USER = "web-user"
 SLOW = HttpSettings(header_timeout=1, body_timeout=1)
@@ -285,6 +287,44 @@ def test_the_client_address(
 def test_trusted_proxies_must_be_addresses_or_networks() -> None:
     with pytest.raises(ConfigError, match="trusted_proxies"):
         HttpSettings(trusted_proxies=("haproxy",))
+
+
+# --- malformed requests --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        b"GET /u/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /u/%FF%ED%A0%80 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: \xff, ::zz\r\n\r\n",
+        b"POST /kakao/skill HTTP/1.1\r\nHost: x\r\nX-Certmate-Secret: "
+        + SECRET.encode()
+        + b"\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\nnot-gzip",
+        b"POST /kakao/skill HTTP/1.1\r\nHost: x\r\nX-Certmate-Secret: "
+        + SECRET.encode()
+        + b"\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"POST /u/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\nContent-Encoding: deflate\r\n"
+        b"Content-Length: 4\r\n\r\n\x00\x01\x02\x03",
+    ],
+)
+async def test_malformed_requests_are_never_500_and_log_no_error(
+    site: Site, caplog: pytest.LogCaptureFixture, request_bytes: bytes
+) -> None:
+    """Broken HTTP, bytes that are not UTF-8, broken body encodings: a 400 (or, for an
+    unreadable X-Forwarded-For, which is ignored, a 200) that names no software version,
+    no error or traceback in the log, and the server keeps serving."""
+    caplog.set_level(logging.DEBUG)
+    answer = await raw_exchange(_port(site), request_bytes)
+    status = int(answer.split()[1])
+    assert status < 500, answer
+    assert b"\r\nServer: certmate\r\n" in answer
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    async with site.client.get(site.base + "/healthz") as response:
+        assert response.status == 200
 
 
 # --- what the server says about itself -------------------------------------------------
