@@ -23,7 +23,7 @@ from aiohttp import web, web_response
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.config import HttpSettings
-from bot.web_limits import RefusalLimiter, client_address, refused
+from bot.web_limits import IPNetwork, RefusalLimiter, client_address, refused
 
 MAX_BODY: Final = 2 * 1024 * 1024
 """Largest request body accepted; webhook updates carry file ids, not files."""
@@ -39,6 +39,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _LIMITER_KEY: Final = web.AppKey("refusal_limiter", RefusalLimiter)
 _SETTINGS_KEY: Final = web.AppKey("http_settings", HttpSettings)
+_PROXIES_KEY: Final = web.AppKey("trusted_proxies", tuple[IPNetwork, ...])
 
 
 class BadJson(ValueError):
@@ -91,6 +92,7 @@ def build_app(
     app = web.Application(client_max_size=MAX_BODY, middlewares=[_limit, _body_in_time])
     app[_SETTINGS_KEY] = settings
     app[_LIMITER_KEY] = RefusalLimiter(settings.refusals_per_minute, clock)
+    app[_PROXIES_KEY] = settings.proxy_networks
     app.router.add_get("/healthz", _healthz)
     return app
 
@@ -104,13 +106,9 @@ async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
     """429 (after `TARPIT_SECONDS`, closing the connection) for an address that used up
     its allowance of refused requests; every refusal (a wrong secret, an unknown link,
     an unknown path) uses one."""
-    settings = request.app[_SETTINGS_KEY]
     limiter = request.app[_LIMITER_KEY]
-    address = client_address(
-        request.remote,
-        request.headers.getall("X-Forwarded-For", []),
-        settings.proxy_networks,
-    )
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    address = client_address(request.remote, forwarded, request.app[_PROXIES_KEY])
     wait = limiter.wait(address)
     if wait > 0:
         # Held, then closed: a flood waits on itself instead of taking the loop's time.

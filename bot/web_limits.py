@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -81,16 +81,17 @@ class RefusalLimiter:
             del self._buckets[address]
 
 
-def client_address(peer: str | None, forwarded: Sequence[str], trusted: Iterable[IPNetwork]) -> str:
+def client_address(
+    peer: str | None, forwarded: Sequence[str], trusted: tuple[IPNetwork, ...]
+) -> str:
     """The client's address as the limiter counts it. X-Forwarded-For is read only
     when the peer is a trusted proxy, from the right (what the nearest proxy added),
     skipping further trusted proxies; anything unreadable there stops the walk."""
-    networks = tuple(trusted)
     address = _ip(peer)
     if address is None:
         return peer or "unknown"
     hops = [hop.strip() for header in forwarded for hop in header.split(",")]
-    while hops and _within(address, networks):
+    while hops and _within(address, trusted):
         hop = _ip(hops.pop())
         if hop is None:
             break
