@@ -109,21 +109,22 @@ async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
     limiter = request.app[_LIMITER_KEY]
     forwarded = request.headers.getall("X-Forwarded-For", [])
     address = client_address(request.remote, forwarded, request.app[_PROXIES_KEY])
-    wait = limiter.wait(address)
-    if wait > 0:
+    admission = limiter.admit(address)
+    if admission.wait > 0:
         # Held, then closed: a flood waits on itself instead of taking the loop's time.
         await asyncio.sleep(TARPIT_SECONDS)
         too_many = _closing(429)
-        too_many.headers["Retry-After"] = str(wait)
+        too_many.headers["Retry-After"] = str(admission.wait)
         return too_many
     try:
         response = await handler(request)
     except web.HTTPException as err:
-        if refused(err.status):
-            limiter.refuse(address)
+        limiter.settle(address, admission, refused=refused(err.status))
         raise
-    if refused(response.status):
-        limiter.refuse(address)
+    except BaseException:
+        limiter.settle(address, admission, refused=False)
+        raise
+    limiter.settle(address, admission, refused=refused(response.status))
     return response
 
 

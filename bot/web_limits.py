@@ -6,7 +6,8 @@ Every request that fails authentication (401, 403, a link that is unknown or use
 the allowance refills at `[http] refusals_per_minute`, up to that many. An address
 with none left gets 429 for every request, before any work is done, until a unit
 has refilled. Requests that succeed use nothing, so Kakao's and Telegram's servers,
-which send every user's messages from a few addresses, are never slowed.
+which send every user's messages from a few addresses, are never slowed (unless
+they are refused too).
 
 The address is the TCP peer, unless the peer is one of `[http] trusted_proxies`:
 then it is the last address in X-Forwarded-For that is not a trusted proxy. IPv6
@@ -18,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Final
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -33,9 +35,24 @@ def refused(status: int) -> bool:
     return status in REFUSALS
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The limiter's answer for one request."""
+
+    wait: int
+    """0: serve it; else whole seconds until the address may be served again."""
+    reserved: bool
+    """A unit of the allowance was set aside for this request."""
+
+
 class RefusalLimiter:
     """A token bucket per address: `per_minute` refusals at once, refilled at
-    `per_minute` a minute. `clock` gives seconds (monotonic)."""
+    `per_minute` a minute. `clock` gives seconds (monotonic).
+
+    An address never refused (or whose allowance is whole again) is not tracked, and
+    its requests are let in freely. Once an address is tracked, each of its requests
+    reserves a unit when let in, given back if it was not refused: requests already
+    in flight cannot outrun the allowance by arriving together."""
 
     def __init__(self, per_minute: int, clock: Callable[[], float]) -> None:
         self.capacity = float(per_minute)
@@ -49,15 +66,29 @@ class RefusalLimiter:
         """How many addresses are remembered."""
         return len(self._buckets)
 
-    def wait(self, address: str) -> int:
-        """0 when `address` may be served; else whole seconds until it may."""
-        left = self._left(address, self.clock())
-        return 0 if left >= 1 else math.ceil((1 - left) / self.per_second)
-
-    def refuse(self, address: str) -> None:
-        """`address` was refused: it uses one unit."""
+    def admit(self, address: str) -> Admission:
+        """Whether a request from `address` may be served now (reserving a unit for it
+        if the address is tracked), or how many seconds until it may."""
         now = self.clock()
-        left = max(self._left(address, now) - 1, 0.0)
+        if address not in self._buckets:
+            return Admission(wait=0, reserved=False)
+        left = self._left(address, now)
+        if left >= self.capacity:
+            del self._buckets[address]
+            return Admission(wait=0, reserved=False)
+        if left < 1:
+            return Admission(wait=math.ceil((1 - left) / self.per_second), reserved=False)
+        self._buckets[address] = (left - 1, now)
+        return Admission(wait=0, reserved=True)
+
+    def settle(self, address: str, admission: Admission, *, refused: bool) -> None:
+        """The request let in by `admission` was answered: a refusal uses its unit (the
+        one reserved, or a new one), any other answer gives the reserved unit back."""
+        if admission.reserved == refused:
+            return  # used as reserved, or neither reserved nor refused
+        now = self.clock()
+        change = 1.0 if admission.reserved else -1.0
+        left = min(max(self._left(address, now) + change, 0.0), self.capacity)
         self._buckets.pop(address, None)  # re-inserted last: the dict stays oldest-first
         self._buckets[address] = (left, now)
         if len(self._buckets) > MAX_TRACKED:

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from bot.config import ConfigError, HttpSettings
-from bot.web_limits import MAX_TRACKED, RefusalLimiter, client_address
+from bot.web_limits import MAX_TRACKED, Admission, RefusalLimiter, client_address
 from tests.bot.kakao_site import (
     SECRET,
     SKILL_PATH,
@@ -182,7 +182,7 @@ async def test_a_flood_of_guessed_links_gets_429_and_a_real_user_is_still_fast(
         counts = {int(k): v for k, v in json.loads(out.splitlines()[-1] or b"{}").items()}
     print(f"median quiet {quiet * 1000:.1f} ms, flooded {flooded * 1000:.1f} ms, flood {counts}")  # noqa: T201
     assert set(counts) == {410, 429}
-    # The allowance, the requests already in flight when it ran out, what refilled in 20 s.
+    # The allowance, the first wave in flight before any was refused, what refilled since.
     assert counts[410] <= 30 + 64 + 10
     assert flooded < quiet * 3 + 0.010
 
@@ -234,21 +234,45 @@ async def test_x_forwarded_for_counts_only_from_a_trusted_proxy(tmp_path: Path) 
             assert statuses == [410, 410, 410, 429]
 
 
+def _refuse(limiter: RefusalLimiter, address: str) -> None:
+    """One request from `address`, let in and refused."""
+    admission = limiter.admit(address)
+    assert admission.wait == 0
+    limiter.settle(address, admission, refused=True)
+
+
 def test_the_allowance_refills_over_time() -> None:
     """A token bucket: `per_minute` refusals at once, one more every 60/per_minute s."""
     now = [100.0]
     limiter = RefusalLimiter(6, lambda: now[0])
     for _ in range(6):
-        assert limiter.wait("a") == 0
-        limiter.refuse("a")
-    assert limiter.wait("a") == 10
-    assert limiter.wait("b") == 0
+        _refuse(limiter, "a")
+    assert limiter.admit("a").wait == 10
+    assert limiter.admit("b").wait == 0
     now[0] += 9.5
-    assert limiter.wait("a") == 1
+    assert limiter.admit("a").wait == 1
     now[0] += 0.5
-    assert limiter.wait("a") == 0
-    limiter.refuse("a")
-    assert limiter.wait("a") == 10
+    _refuse(limiter, "a")
+    assert limiter.admit("a").wait == 10
+    now[0] += 60
+    assert limiter.admit("a") == Admission(wait=0, reserved=False)  # whole: forgotten
+    assert limiter.tracked == 0
+
+
+def test_requests_in_flight_cannot_outrun_the_allowance() -> None:
+    """Once an address has been refused, each request it has in flight holds a unit: a
+    wave of them arriving together gets no more than what is left; the unit of one
+    that succeeds comes back."""
+    limiter = RefusalLimiter(3, lambda: 0.0)
+    _refuse(limiter, "a")  # 2 left
+    wave = [limiter.admit("a") for _ in range(5)]
+    assert [a.wait == 0 for a in wave] == [True, True, False, False, False]
+    limiter.settle("a", wave[0], refused=False)  # a real request: its unit comes back
+    limiter.settle("a", wave[1], refused=True)
+    assert limiter.admit("a").wait == 0
+    assert limiter.admit("a").wait > 0
+    never_refused = [limiter.admit("kakao") for _ in range(100)]
+    assert all(a == Admission(wait=0, reserved=False) for a in never_refused)
 
 
 def test_the_limiter_remembers_a_bounded_number_of_addresses() -> None:
@@ -257,10 +281,10 @@ def test_the_limiter_remembers_a_bounded_number_of_addresses() -> None:
     limiter = RefusalLimiter(1, lambda: 0.0)
     addresses = [f"10.{i >> 16}.{(i >> 8) & 255}.{i & 255}" for i in range(MAX_TRACKED + 10)]
     for address in addresses:
-        limiter.refuse(address)
+        _refuse(limiter, address)
     assert limiter.tracked <= MAX_TRACKED
-    assert limiter.wait(addresses[-1]) > 0
-    assert limiter.wait(addresses[0]) == 0  # forgotten: a whole allowance again
+    assert limiter.admit(addresses[-1]).wait > 0
+    assert limiter.admit(addresses[0]).wait == 0  # forgotten: a whole allowance again
 
 
 @pytest.mark.parametrize(
