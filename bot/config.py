@@ -150,7 +150,7 @@ class HttpSettings:
     header_timeout: int = 10
     """Seconds a client has to send a request's headers, from connecting or from its
     last answer (also how long an idle connection is kept)."""
-    body_timeout: int = 30
+    body_timeout: int = 60
     """Seconds a client has to send a request's body once its headers are in (408)."""
     refusals_per_minute: int = 30
     """Refused requests (wrong secret, unknown link) one address may make a minute; past
