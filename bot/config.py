@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
 import os
 import re
 import stat
@@ -172,10 +173,33 @@ class HttpSettings:
     port: int = 8080
     public_url: str = ""
     """The base of links sent to users and of the webhook; empty: http://host:port."""
+    header_timeout: int = 10
+    """Seconds a client has to send a request's headers, from connecting or from its
+    last answer (also how long an idle connection is kept)."""
+    body_timeout: int = 60
+    """Seconds a client has to send a request's body once its headers are in (408)."""
+    refusals_per_minute: int = 30
+    """Refused requests (wrong secret, unknown link) one address may make a minute; past
+    them it gets 429."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or networks) whose X-Forwarded-For names the client."""
+
+    def __post_init__(self) -> None:
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError as err:
+                raise ConfigError(
+                    f"[http] trusted_proxies: {proxy!r} is not an address or network"
+                ) from err
 
     @property
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,7 +103,7 @@ async def _run(settings: Settings) -> None:
         keyring = await checked_keyring(settings, database)
         services = build_services(settings, database, lambda: datetime.now(UTC), keyring)
         assistant = build_assistant(services)
-        app = build_app()
+        app = build_app(settings.http)
         add_page_routes(app, SecurePages(assistant))
         telegram = _telegram(settings, assistant, app, pacer_for(database))
         kakao = _kakao(settings, assistant, app, client)
@@ -116,7 +116,12 @@ async def _run(settings: Settings) -> None:
             log.info("KakaoTalk skill on %s", settings.kakao.path)
             if settings.kakao.event_api_key:
                 channels[Channel.KAKAO] = _kakao_notifier(settings, client)
-        server = Server(app, settings.http.host, settings.http.port)
+        server = Server(
+            app,
+            settings.http.host,
+            settings.http.port,
+            header_timeout=settings.http.header_timeout,
+        )
         await server.start()
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
         # Unique even for a restarted container that has the same host name and pid: rows

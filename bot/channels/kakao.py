@@ -21,14 +21,14 @@ certificate files and passwords through the secure page instead.
 Answers normally come in the response. Nothing on this path opens a
 certificate (that happens on the secure page), but if the database stalls
 past `callback_after` and the block has callback enabled, Kakao is told to
-wait (`useCallback`) and the answer is posted to the callback URL when done.
+wait (`useCallback`) and the answer is posted to the callback URL when done:
+only an https URL on port 443 of a kakao.com host, and a redirect is not followed
+(a leaked secret must not turn certmate into a forwarder of users' answers).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 from collections.abc import Callable
 from typing import Any, Final
@@ -39,6 +39,7 @@ from aiohttp import web
 
 from bot.channels.kakao_render import EXTRA_KEY, Json, simple_text, skill_response
 from bot.config import KakaoSettings
+from bot.web import parse_json, same_secret
 from handlers.assistant import Assistant
 from handlers.messages import Inbound, Unsupported
 from storage.models import Channel
@@ -69,11 +70,21 @@ class BadPayload(ValueError):
     """The skill payload is not one we can read (answered with 400)."""
 
 
-def kakao_callback_host(url: str) -> bool:
-    """Callback URLs go to Kakao only: https on a kakao.com host."""
+def kakao_callback_allowed(url: str) -> bool:
+    """Callback URLs go to Kakao only: https on port 443 of a kakao.com host, with no
+    user name or password in them."""
     parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:  # not a port number
+        return False
     host = parts.hostname or ""
-    return parts.scheme == "https" and (host == "kakao.com" or host.endswith(".kakao.com"))
+    return (
+        parts.scheme == "https"
+        and port in (None, 443)
+        and parts.username is None
+        and (host == "kakao.com" or host.endswith(".kakao.com"))
+    )
 
 
 class KakaoChannel:
@@ -86,7 +97,7 @@ class KakaoChannel:
         client: aiohttp.ClientSession,
         *,
         callback_after: float = CALLBACK_AFTER,
-        callback_allowed: Callable[[str], bool] = kakao_callback_host,
+        callback_allowed: Callable[[str], bool] = kakao_callback_allowed,
     ) -> None:
         """`client` posts callback answers; it is the caller's, closed by the caller."""
         self.assistant = assistant
@@ -94,7 +105,6 @@ class KakaoChannel:
         self.client = client
         self.callback_after = callback_after
         self.callback_allowed = callback_allowed
-        self._secret = settings.secret.encode()
         self._bot_ids = frozenset(settings.bot_ids)
         self._callbacks: set[asyncio.Task[None]] = set()
 
@@ -110,13 +120,13 @@ class KakaoChannel:
         given = request.headers.get(self.settings.secret_header)
         if given is None:
             return web.Response(status=401)
-        if not self._secret or not hmac.compare_digest(given.encode(), self._secret):
+        if not same_secret(given, self.settings.secret):
             return web.Response(status=403)
         try:
-            payload = json.loads(await request.read())
+            payload = parse_json(await request.read())
             bot_id = _bot_id(payload)
             inbound = to_inbound(payload)
-        except (ValueError, UnicodeDecodeError, RecursionError):
+        except ValueError:  # BadJson, BadPayload
             return web.Response(status=400)
         if self._bot_ids and bot_id not in self._bot_ids:
             return web.Response(status=403)
@@ -143,8 +153,14 @@ class KakaoChannel:
             log.exception("a Kakao answer failed")
             response = simple_text("⚠️")
         try:
-            async with self.client.post(url, json=response, timeout=CALLBACK_TIMEOUT) as reply:
-                if reply.status >= 400:
+            async with self.client.post(
+                url, json=response, timeout=CALLBACK_TIMEOUT, allow_redirects=False
+            ) as reply:
+                if 300 <= reply.status < 400:  # the answer goes to Kakao or nowhere
+                    log.warning(
+                        "a callback answer was redirected (HTTP %d); not followed", reply.status
+                    )
+                elif reply.status >= 400:
                     log.warning("Kakao refused a callback answer (HTTP %d)", reply.status)
         except (aiohttp.ClientError, TimeoutError) as err:
             log.warning("a callback answer could not be posted (%s)", type(err).__name__)

@@ -13,8 +13,6 @@ downloaded in a group chat.
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -43,6 +41,7 @@ from bot.channels.utf16 import fitting
 from bot.config import TelegramSettings
 from bot.inbox import Body, Inbox
 from bot.reminders.notifiers import NotifierError, UserUnreachable
+from bot.web import BadJson, parse_json, same_secret
 from handlers.assistant import Assistant
 from handlers.commands import command_menu
 from handlers.i18n import Catalog
@@ -184,12 +183,11 @@ class TelegramChannel:
     async def webhook(self, request: web.Request) -> web.Response:
         """One update from Telegram: 403 without the secret; 200 only once it is recorded
         (a duplicate is acknowledged and dropped)."""
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), self.settings.webhook_secret.encode()):
+        if not same_secret(request.headers.get(SECRET_HEADER), self.settings.webhook_secret):
             return web.Response(status=403)
         try:
-            body = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
+            body = parse_json(await request.read())
+        except BadJson:
             return web.Response(status=400)
         update_id = body.get("update_id") if isinstance(body, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.channels.kakao import KakaoChannel
-from bot.config import KakaoSettings
+from bot.config import HttpSettings, KakaoSettings
 from bot.secure_page import add_routes
 from bot.web import Server, build_app
 from handlers.pages import SecurePages
@@ -160,8 +160,12 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
 
 
 @asynccontextmanager
-async def running_site(folder: Path, **channel_options: Any) -> AsyncIterator[Site]:
-    """Start a site; `channel_options` reach `KakaoChannel`."""
+async def running_site(
+    folder: Path, http: HttpSettings | None = None, **channel_options: Any
+) -> AsyncIterator[Site]:
+    """Start a site with `http`'s limits (the defaults without); `channel_options` reach
+    `KakaoChannel`."""
+    http = http or HttpSettings()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     world = World(folder, Clock(START), replace(AssistantSettings(), public_url=base))
@@ -169,10 +173,10 @@ async def running_site(folder: Path, **channel_options: Any) -> AsyncIterator[Si
     settings = KakaoSettings(enabled=True, secret=SECRET, bot_ids=(BOT_ID,))
     async with aiohttp.ClientSession() as client:
         channel = KakaoChannel(world.assistant, settings, client, **channel_options)
-        app = build_app()
+        app = build_app(http)
         add_routes(app, SecurePages(world.assistant))
         channel.add_routes(app)
-        server = Server(app, "127.0.0.1", port)
+        server = Server(app, "127.0.0.1", port, header_timeout=http.header_timeout)
         await server.start()
         try:
             yield Site(world, base, channel, client)

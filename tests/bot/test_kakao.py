@@ -8,7 +8,10 @@ import asyncio
 import base64
 import io
 import json
+import logging
 import zipfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +21,7 @@ from aiohttp import web
 
 import npki
 from bot.app import notifiers
-from bot.channels.kakao import kakao_callback_host
+from bot.channels.kakao import kakao_callback_allowed
 from bot.channels.kakao_render import MAX_BODY_BYTES
 from bot.reminders.notifiers import NoticeNotifier
 from handlers.messages import Inbound, Outbound, Reply
@@ -27,6 +30,7 @@ from storage.models import Channel, User
 from tests import factory, page_client
 from tests.bot.kakao_site import (
     SECRET,
+    SKILL_PATH,
     Site,
     buttons,
     labels,
@@ -35,10 +39,12 @@ from tests.bot.kakao_site import (
     skill_payload,
     texts,
 )
+from tests.bot.raw_http import raw_post
 from tests.conftest import Holder, free_port
 from tests.handlers.conftest import PASSWORD
 
 USER = "kakao-user-1"
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 async def _user_exists(site: Site, user: str) -> bool:
@@ -66,6 +72,21 @@ async def test_a_wrong_secret_is_403_and_changes_nothing(site: Site) -> None:
         )
         assert status == 403
     assert not await _user_exists(site, USER)
+
+
+async def test_a_secret_that_is_not_utf8_is_403_and_logs_no_traceback(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Raw bytes that are not UTF-8 in the secret header are a wrong secret: 403, with
+    no error in the log, and the server keeps serving."""
+    caplog.set_level(logging.DEBUG)
+    port = int(site.base.rsplit(":", 1)[1])
+    body = json.dumps(skill_payload(USER, "시작")).encode()
+    for value in (b"\xff\xfe\xfd", b"\xc3\x28", b"\xed\xa0\x80", SECRET.encode() + b"\xe9"):
+        assert await raw_post(port, SKILL_PATH, [b"X-Certmate-Secret: " + value], body) == 403
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert not await _user_exists(site, USER)
+    assert (await site.say(USER, "시작"))["version"] == "2.0"
 
 
 async def test_another_bot_is_403(site: Site) -> None:
@@ -452,14 +473,81 @@ async def test_a_slow_answer_goes_through_the_callback_url(tmp_path: Path) -> No
         await runner.cleanup()
 
 
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://bot-api.kakao.com/v1/callback/x", True),
+        ("https://bot-api.kakao.com:443/v1/callback/x", True),
+        ("https://kakao.com/x", True),
+        ("http://bot-api.kakao.com/x", False),
+        ("https://bot-api.kakao.com:8443/x", False),
+        ("https://bot-api.kakao.com:80/x", False),
+        ("https://bot-api.kakao.com:99999/x", False),
+        ("https://bot-api.kakao.com:x/x", False),
+        ("https://user:pw@bot-api.kakao.com/x", False),
+        ("https://kakao.com.evil.example/x", False),
+        ("https://evilkakao.com/x", False),
+        ("https://127.0.0.1/x", False),
+        ("ftp://bot-api.kakao.com/x", False),
+        ("", False),
+    ],
+)
+def test_callback_urls_are_kakaos_https_on_443_only(url: str, allowed: bool) -> None:
+    assert kakao_callback_allowed(url) is allowed
+
+
+async def test_a_callback_answered_with_a_redirect_is_not_followed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A callback answered 307 (to another host) is a failed callback: the answer is
+    posted once, where Kakao said, and never to where the redirect points."""
+    redirected: list[bytes] = []
+    called = asyncio.Event()
+
+    async def elsewhere(request: web.Request) -> web.Response:
+        redirected.append(await request.read())
+        return web.json_response({"status": "SUCCESS"})
+
+    async with _local_server("/steal", elsewhere) as thief_port:
+
+        async def callback(request: web.Request) -> web.Response:
+            await request.read()
+            called.set()
+            raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{thief_port}/steal")
+
+        async with (
+            _local_server("/callback/{id}", callback) as port,
+            running_site(tmp_path, callback_after=0.0, callback_allowed=lambda _url: True) as site,
+        ):
+            url = f"http://127.0.0.1:{port}/callback/abc"
+            status, answer = await site.post(skill_payload(USER, "메뉴", callback_url=url))
+            assert status == 200
+            assert answer["useCallback"] is True
+            await asyncio.wait_for(called.wait(), 5)
+            await site.channel.stop(5)  # the callback task has finished
+    assert redirected == []
+    assert "redirected (HTTP 307); not followed" in caplog.text
+
+
+@asynccontextmanager
+async def _local_server(route: str, handler: Handler) -> AsyncIterator[int]:
+    """A plain aiohttp server on 127.0.0.1 with one POST route; yields its port."""
+    app = web.Application()
+    app.router.add_post(route, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
+
+
 async def test_a_callback_url_off_kakao_is_never_called(tmp_path: Path) -> None:
     """The callback URL comes in the payload: only Kakao's https hosts are called, so a
     leaked secret cannot turn certmate into a request forwarder. Even with every answer
     due through the callback at once, one to another host is answered in the response."""
-    assert kakao_callback_host("https://bot-api.kakao.com/v1/callback/x")
-    assert not kakao_callback_host("http://bot-api.kakao.com/x")
-    assert not kakao_callback_host("https://kakao.com.evil.example/x")
-    assert not kakao_callback_host("https://127.0.0.1/x")
     async with running_site(tmp_path, callback_after=0.0) as started:
         # An allowed URL would now get `useCallback` (test_a_slow_answer_goes_through_…).
         answer = await started.say(USER, "메뉴", callback_url="https://127.0.0.1:1/steal")

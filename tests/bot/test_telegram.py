@@ -8,6 +8,7 @@ the harness's, so the test certificate is valid.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import zipfile
 from collections.abc import AsyncIterator
@@ -37,6 +38,7 @@ from handlers.messages import Choice, Reply
 from storage import users
 from storage.models import Channel, ProcessedUpdate, User
 from tests import factory
+from tests.bot.raw_http import raw_post
 from tests.conftest import Holder
 from tests.fake_telegram import TOKEN, FakeBotApi
 from tests.handlers.harness import START, World
@@ -430,6 +432,63 @@ async def test_webhook_checks_the_secret_and_drops_duplicates(
     async with world.database.read() as session:
         rows = (await session.scalars(select(ProcessedUpdate))).all()
     assert [(r.update_id, r.sealed) for r in rows] == [(str(update["update_id"]), None)]
+
+
+async def test_a_secret_that_is_not_utf8_is_403_and_logs_no_traceback(
+    api: FakeBotApi, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Raw bytes that are not UTF-8 in the secret header are a wrong secret: 403, before
+    the body is looked at, with no error in the log."""
+    caplog.set_level(logging.DEBUG)
+    channel = _channel(world, api, mode="webhook")
+    app = build_app()
+    channel.add_routes(app)
+    server = Server(app, "127.0.0.1", 0)
+    await server.start()
+    body = json.dumps(api.text_update(USER, "/help")).encode()
+    try:
+        for value in (b"\xff\xfe\xfd", b"\xc3\x28", b"\xed\xa0\x80", b"caf\xe9"):
+            header = SECRET_HEADER.encode() + b": " + value
+            assert await raw_post(server.port, WEBHOOK_PATH, [header], body) == 403
+    finally:
+        await server.stop()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    async with world.database.read() as session:
+        assert not (await session.scalars(select(ProcessedUpdate))).all()
+
+
+async def test_deeply_nested_json_on_the_webhook_is_400(
+    api: FakeBotApi, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """JSON nested past Python's recursion limit, or past what an update ever needs
+    (even when json could read it), is a 400 and is not recorded."""
+    caplog.set_level(logging.DEBUG)
+    channel = _channel(world, api, mode="webhook")
+    app = build_app()
+    channel.add_routes(app)
+    server = Server(app, "127.0.0.1", 0)
+    await server.start()
+    await channel.start()
+    url = f"http://127.0.0.1:{server.port}{WEBHOOK_PATH}"
+    headers = {SECRET_HEADER: channel.settings.webhook_secret}
+    bodies = [
+        b"[" * 100_000,
+        b'{"update_id": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        b'{"update_id": 2, "x": ' + b"[" * 500 + b"]" * 500 + b"}",
+    ]
+    try:
+        async with aiohttp.ClientSession() as http:
+            for body in bodies:
+                async with http.post(url, data=body, headers=headers) as response:
+                    assert response.status == 400
+            ok = json.dumps(api.text_update(USER, "/help")).encode()
+            async with http.post(url, data=ok, headers=headers) as response:
+                assert response.status == 200
+        await api.wait_for(lambda: bool(api.sent_messages(USER)) and channel.inbox.busy == 0)
+    finally:
+        await server.stop()
+        await channel.stop(grace=5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 async def test_an_update_recorded_before_a_crash_is_handled_at_the_next_start(
