@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 LOCK := requirements
 
-.PHONY: run test check lint typecheck unit browser slow bench clean lock audit
+.PHONY: run test check lint typecheck unit debian-packages slow bench clean lock audit
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,20 +41,22 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-unit: $(VENV)/.installed-dev browser
+unit: $(VENV)/.installed-dev debian-packages
 	$(BIN)/pytest -q
 
-# The browser tests drive Debian's Chromium: install it when missing (root, or passwordless
-# sudo); a no-op once it is there. The tests fail, never skip, without it.
-browser:
-	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; } \
-	    && command -v apt-get >/dev/null 2>&1; then \
+# Debian packages the tests drive for real: Chromium (the secure page in a browser) and
+# HAProxy (several `certmate run` behind a load balancer). Installed when missing (root,
+# or passwordless sudo); a no-op once they are there. The tests fail, never skip, without.
+DEBIAN_PACKAGES := chromium chromium-driver haproxy
+debian-packages:
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
+	      || [ ! -x /usr/sbin/haproxy ]; } && command -v apt-get >/dev/null 2>&1; then \
 	    sudo=""; \
 	    if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; fi; \
-	    echo "installing chromium and chromium-driver for the browser tests (apt-get)"; \
+	    echo "installing $(DEBIAN_PACKAGES) for the tests (apt-get)"; \
 	    $$sudo apt-get update -qq \
 	    && $$sudo env DEBIAN_FRONTEND=noninteractive \
-	        apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	        apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
 	fi
 
 # The long soak, crash-loop and scale runs (50 kills, 10,000 reminders); short forms run in `test`.
