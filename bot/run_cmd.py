@@ -144,11 +144,13 @@ async def _run(settings: Settings) -> None:
         sweeper.stop()  # a running sweep sends no more and gives back what it claimed
         scheduler.pause()  # starts no job; shutting down now would cancel the running one
         await server.stop()  # no new webhook updates; requests in flight are answered
+        # The sweep's last sends need the channels open: end it first (updates in hand
+        # go on being handled meanwhile), then close the channels.
+        await _end_jobs(jobs, scheduler, max(deadline - loop.time() - 3, 0.1))
         if telegram is not None:
             await telegram.stop(grace=max(deadline - loop.time() - 1, 0.5))
         if kakao is not None:
             await kakao.stop(grace=max(deadline - loop.time() - 1, 0.5))
-        await _end_jobs(jobs, scheduler, max(deadline - loop.time(), 0.1))
         await _leave(database, name, beating)
     finally:
         await client.close()

@@ -84,7 +84,7 @@ def test_kakao_skill_benchmark_runs_certmate_and_the_bare_endpoint() -> None:
     assert figures["requests"] == 640
     assert figures["certmate_per_s"] > 0, figures
     assert figures["bare_per_s"] > figures["certmate_per_s"], figures
-    assert figures["ratio"] == pytest.approx(
-        figures["certmate_per_s"] / figures["bare_per_s"], rel=0.01
+    assert figures["ratio"] == pytest.approx(  # printed to 3 decimals
+        figures["certmate_per_s"] / figures["bare_per_s"], abs=0.0006
     )
     assert figures["certmate_p99_ms"] < 5_000, figures  # Kakao gives a skill 5 seconds

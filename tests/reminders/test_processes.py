@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.reminders.sweep import DELIVER_AT_ONCE
 from handlers.dates import SEOUL
 from storage import migrate
 from storage.database import Database
@@ -90,14 +91,19 @@ async def _crash_loop(database_url: str, tmp_path: Path, users: int, kills: int)
     assert finish.returncode == 0, finish.stderr
     delivered = await _deliveries(database)
     assert len(delivered) == users, "every due reminder was delivered"
-    assert max(delivered.values()) <= 2, "none more than twice"
+    # At least once: a kill repeats only the messages it cut off between their send and
+    # their mark, at most DELIVER_AT_ONCE of them (a row cut off by two kills in a row,
+    # which the next run sends first, goes out three times).
+    repeated = sum(delivered.values()) - len(delivered)
+    assert repeated <= DELIVER_AT_ONCE * killed_mid_run, delivered.most_common(10)
     assert await _unsent(database) == 0
     assert killed_mid_run > 0, "some kills must land while the sweep was working"
     await database.close()
 
 
 async def test_killed_at_random_points_loses_nothing(database_url: str, tmp_path: Path) -> None:
-    """SIGKILL `certmate remind` 6 times mid-sweep: every reminder arrives, none more than twice."""
+    """SIGKILL `certmate remind` 6 times mid-sweep: every reminder arrives; a kill repeats
+    only what it cut off between send and mark."""
     await _crash_loop(database_url, tmp_path, users=150, kills=6)
 
 
