@@ -50,6 +50,7 @@ class DatabaseCheck:
         try:
             async with asyncio.timeout(self.timeout), self.database.engine.connect() as connection:
                 await connection.execute(sa.text("SELECT 1"))
+            answer = OK
         except TimeoutError:
             answer = "timeout"
         except (OSError, DBAPIError) as err:
