@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import secrets
 import subprocess
@@ -14,11 +15,13 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import pytest
 import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import HttpSettings
+from bot.config import ConfigError, HttpSettings, load_settings
 from bot.health import DatabaseCheck
+from bot.logs import JsonLines
 from bot.web import Server, build_app
 from storage.database import Database
 from tests.bot.processes import healthy, start_run, stop
@@ -32,8 +35,10 @@ def _env(port: int, **settings: str) -> dict[str, str]:
     return env | {f"CERTMATE_{key.upper()}": value for key, value in settings.items()}
 
 
-async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
-    async with http.get(url) as response:
+async def _get(
+    http: aiohttp.ClientSession, url: str, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
+    async with http.get(url, headers=headers) as response:
         return response.status, await response.text()
 
 
@@ -86,9 +91,10 @@ async def test_metrics_count_requests_by_route_and_never_show_a_link(tmp_path: P
     """After traffic (a guessed secure link, /healthz, an unknown path) a scrape from
     127.0.0.1 parses as Prometheus text: the latency histogram counted each route by its
     template and status class, the token of the link appears nowhere, and the reminder,
-    update and Telegram counters are exposed. The log, in JSON, is one object a line."""
+    update and Telegram counters are exposed. The log, in JSON at DEBUG, is one object a
+    line, and holds no token either."""
     port = free_port()
-    process = await start_run(tmp_path, _env(port, log__format="json"))
+    process = await start_run(tmp_path, _env(port, log__format="json", log__level="debug"))
     token = secrets.token_urlsafe(24)
     try:
         await healthy(port, process)
@@ -97,7 +103,9 @@ async def test_metrics_count_requests_by_route_and_never_show_a_link(tmp_path: P
             assert (await _get(http, f"{base}/u/{token}"))[0] in {404, 410}
             assert (await _get(http, f"{base}/no-such-{token}"))[0] == 404
             status, text = await _get(http, f"{base}/metrics")
+            proxied = await _get(http, f"{base}/metrics", {"X-Forwarded-For": "203.0.113.9"})
         assert status == 200
+        assert proxied[0] == 200  # from 127.0.0.1, not a trusted proxy: the header is ignored
     finally:
         log = await stop(process)
     assert token not in text
@@ -147,22 +155,50 @@ def test_a_bad_log_setting_is_a_clear_configuration_error(tmp_path: Path) -> Non
     assert run.returncode == 1
     assert "[log] format must be one of text, json" in run.stderr
     assert "Traceback" not in run.stderr
+    with pytest.raises(ConfigError, match=r"\[log\] level must be one of DEBUG, INFO"):
+        load_settings(None, {"CERTMATE_LOG__LEVEL": "LOUD"})
+    assert load_settings(None, {"CERTMATE_LOG__LEVEL": "warning"}).log.level == "warning"
 
 
 async def test_metrics_are_not_shown_to_other_addresses() -> None:
     """With `[http] metrics_from` naming another network, a scrape from 127.0.0.1 finds
-    nothing (404, like any unknown path); an empty list turns /metrics off."""
-    for allowed in (("10.0.0.0/8",), ()):
+    nothing (404, like any unknown path); an empty list turns /metrics off; and behind a
+    local reverse proxy (a trusted proxy), a public client it forwards finds nothing while
+    the proxy's own scrape succeeds."""
+    public = {"X-Forwarded-For": "203.0.113.9"}
+    cases = [
+        (HttpSettings(metrics_from=("10.0.0.0/8",)), None, 404),
+        (HttpSettings(metrics_from=()), None, 404),
+        (HttpSettings(trusted_proxies=("127.0.0.1",)), public, 404),
+        (HttpSettings(trusted_proxies=("127.0.0.1",)), None, 200),
+    ]
+    for settings, headers, expected in cases:
         port = free_port()
-        server = Server(build_app(HttpSettings(metrics_from=allowed)), "127.0.0.1", port)
+        server = Server(build_app(settings), "127.0.0.1", port)
         await server.start()
         try:
             async with aiohttp.ClientSession() as http:
-                status, text = await _get(http, f"http://127.0.0.1:{port}/metrics")
+                status, text = await _get(http, f"http://127.0.0.1:{port}/metrics", headers)
         finally:
             await server.stop()
-        assert status == 404
-        assert "certmate_" not in text
+        assert status == expected, (settings, headers)
+        assert ("certmate_" in text) == (expected == 200)
+
+
+def test_a_json_log_line_names_an_exception_but_never_its_text() -> None:
+    """An error logged with its exception: the line has the exception's type and where it
+    was raised, not its message (which may quote a token or a statement's values)."""
+    try:
+        raise ValueError("token 123456:SECRET")  # noqa: TRY301
+    except ValueError:
+        record = logging.getLogger("certmate").makeRecord(
+            "certmate", logging.ERROR, __file__, 1, "sending failed", (), sys.exc_info()
+        )
+    line = json.loads(JsonLines().format(record))
+    assert line["message"] == "sending failed"
+    assert line["exception"] == "ValueError"
+    assert line["where"].startswith(f"{__file__}:")
+    assert "SECRET" not in json.dumps(line)
 
 
 async def test_healthz_answers_an_address_out_of_its_refusal_allowance() -> None:
