@@ -183,15 +183,18 @@ class HttpSettings:
     them it gets 429."""
     trusted_proxies: tuple[str, ...] = ()
     """Reverse proxies (addresses or networks) whose X-Forwarded-For names the client."""
+    metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
+    """Clients (addresses or networks) that may read /metrics; empty: /metrics is off."""
 
     def __post_init__(self) -> None:
-        for proxy in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError as err:
-                raise ConfigError(
-                    f"[http] trusted_proxies: {proxy!r} is not an address or network"
-                ) from err
+        for name in ("trusted_proxies", "metrics_from"):
+            for network in getattr(self, name):
+                try:
+                    ipaddress.ip_network(network, strict=False)
+                except ValueError as err:
+                    raise ConfigError(
+                        f"[http] {name}: {network!r} is not an address or network"
+                    ) from err
 
     @property
     def base_url(self) -> str:
@@ -200,6 +203,10 @@ class HttpSettings:
     @property
     def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n, strict=False) for n in self.metrics_from)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +247,23 @@ class KakaoSettings:
 
 
 _HEADER_NAME: Final = re.compile(r"[A-Za-z0-9-]{1,64}")
+LOG_FORMATS: Final = ("text", "json")
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """`[log]`: how `certmate run` writes its log (standard error)."""
+
+    format: str = "text"
+    """`text`: one readable line per event; `json`: one JSON object per line."""
+    level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.format not in LOG_FORMATS:
+            raise ConfigError(f"[log] format must be one of {', '.join(LOG_FORMATS)}")
+        if self.level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"[log] level must be one of {', '.join(LOG_LEVELS)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +279,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     kakao: KakaoSettings = field(default_factory=KakaoSettings)
     npki: NpkiSettings = field(default_factory=NpkiSettings)
+    log: LogSettings = field(default_factory=LogSettings)
 
     @property
     def database_url(self) -> str:

@@ -31,7 +31,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from telegram.error import InvalidToken, TelegramError
 
-from bot import housekeeping
+from bot import housekeeping, logs
 from bot.app import (
     build_assistant,
     build_services,
@@ -49,6 +49,7 @@ from bot.channels.telegram import (
 )
 from bot.channels.telegram_limits import Pacer
 from bot.config import Settings
+from bot.metrics import Metrics
 from bot.pacing import pacer_for
 from bot.reminders.notifiers import Notifier
 from bot.reminders.sweep import Sweeper
@@ -69,9 +70,7 @@ log = logging.getLogger("certmate")
 
 
 def run_main(_args: argparse.Namespace, settings: Settings) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    for chatty in ("alembic", "apscheduler", "aiohttp.access"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+    logs.configure(settings.log)
     quiet_library_logs()
     try:
         asyncio.run(_run(settings))
@@ -103,9 +102,9 @@ async def _run(settings: Settings) -> None:
         keyring = await checked_keyring(settings, database)
         services = build_services(settings, database, lambda: datetime.now(UTC), keyring)
         assistant = build_assistant(services)
-        app = build_app(settings.http)
-        add_page_routes(app, SecurePages(assistant))
-        telegram = _telegram(settings, assistant, app, pacer_for(database))
+        metrics = Metrics()  # this process's, read at /metrics
+        app = _http_app(settings, database, assistant, metrics)
+        telegram = _telegram(settings, assistant, app, pacer_for(database), metrics)
         kakao = _kakao(settings, assistant, app, client)
         channels: dict[Channel, Notifier] = {}
         if telegram is not None:  # first, so updates left from before queue first
@@ -127,7 +126,7 @@ async def _run(settings: Settings) -> None:
         # Unique even for a restarted container that has the same host name and pid: rows
         # claimed by the process before it are not this one's to renew.
         name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        sweeper = Sweeper(services, notifiers(services, channels), name)
+        sweeper = Sweeper(services, notifiers(services, channels), name, metrics=metrics)
         jobs = _Jobs(sweeper, database, name)
         beating = asyncio.create_task(_beat(database, name))
         minutes = settings.reminders.sweep_minutes
@@ -256,6 +255,15 @@ def _scheduler(jobs: _Jobs, minutes: int) -> AsyncIOScheduler:
     return scheduler
 
 
+def _http_app(
+    settings: Settings, database: Database, assistant: Assistant, metrics: Metrics
+) -> web.Application:
+    """The HTTP app: /healthz, /metrics and the secure pages (channels add theirs)."""
+    app = build_app(settings.http, metrics=metrics, database=database)
+    add_page_routes(app, SecurePages(assistant))
+    return app
+
+
 def _kakao_notifier(settings: Settings, client: aiohttp.ClientSession) -> KakaoEventNotifier:
     """Reminders to KakaoTalk users through the Event API (`[kakao] event_api_key`)."""
     return KakaoEventNotifier(
@@ -279,13 +287,17 @@ def _kakao(
 
 
 def _telegram(
-    settings: Settings, assistant: Assistant, app: web.Application, pacer: Pacer
+    settings: Settings,
+    assistant: Assistant,
+    app: web.Application,
+    pacer: Pacer,
+    metrics: Metrics,
 ) -> TelegramChannel | None:
     """The Telegram channel when a token is set (its webhook route added to `app`)."""
     if not settings.telegram.token:
         return None
     channel = TelegramChannel(
-        build_application(settings.telegram, pacer),
+        build_application(settings.telegram, pacer, metrics),
         assistant,
         settings.telegram,
         upload_limit=settings.limits.upload_bytes,

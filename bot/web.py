@@ -6,7 +6,10 @@ What every route can rely on: a client that is slow to send its headers is cut
 after `[http] header_timeout` (aiohttp's idle timer, which runs from the moment
 of connecting), a body that has not arrived within `[http] body_timeout` is a
 408, an address that keeps failing authentication gets 429 (bot/web_limits.py),
-and the `Server` header names no software version.
+and the `Server` header names no software version. `/healthz` is exempt from that
+allowance (a monitor behind the same address as a scanner still gets its answer), and
+`/metrics` answers only `[http] metrics_from` (404 to anyone else). Every request is
+timed into the process's metrics by its route's template, never its raw path.
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from aiohttp import web, web_response
 from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.config import HttpSettings
-from bot.web_limits import IPNetwork, RefusalLimiter, client_address, refused
+from bot.health import OK, DatabaseCheck
+from bot.metrics import CONTENT_TYPE, UNMATCHED, Metrics
+from bot.web_limits import IPNetwork, RefusalLimiter, client_address, client_ip, refused, within
+from storage.database import Database
 
 MAX_BODY: Final = 2 * 1024 * 1024
 """Largest request body accepted; webhook updates carry file ids, not files."""
@@ -40,6 +46,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _LIMITER_KEY: Final = web.AppKey("refusal_limiter", RefusalLimiter)
 _SETTINGS_KEY: Final = web.AppKey("http_settings", HttpSettings)
 _PROXIES_KEY: Final = web.AppKey("trusted_proxies", tuple[IPNetwork, ...])
+_METRICS_KEY: Final = web.AppKey("metrics", Metrics)
+_CHECK_KEY: Final = web.AppKey("database_check", DatabaseCheck)
+HEALTHZ: Final = "/healthz"
+METRICS: Final = "/metrics"
 
 
 class BadJson(ValueError):
@@ -84,21 +94,72 @@ def same_secret(given: str | None, expected: str) -> bool:
 
 
 def build_app(
-    settings: HttpSettings | None = None, *, clock: Callable[[], float] = time.monotonic
+    settings: HttpSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    metrics: Metrics | None = None,
+    database: Database | None = None,
 ) -> web.Application:
-    """The application with `/healthz`; channels add their routes before it starts.
-    `clock` drives the per-address allowance of refused requests."""
+    """The application with `/healthz` and `/metrics`; channels add their routes before
+    it starts. `clock` drives the per-address allowance of refused requests; `metrics`
+    are the process's (a fresh set when not given); `/healthz` checks `database` (without
+    one it only says the server is up)."""
     settings = settings or HttpSettings()
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[_limit, _body_in_time])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[_timed, _limit, _body_in_time])
     app[_SETTINGS_KEY] = settings
     app[_LIMITER_KEY] = RefusalLimiter(settings.refusals_per_minute, clock)
     app[_PROXIES_KEY] = settings.proxy_networks
-    app.router.add_get("/healthz", _healthz)
+    app[_METRICS_KEY] = metrics if metrics is not None else Metrics()
+    if database is not None:
+        app[_CHECK_KEY] = DatabaseCheck(database, clock)
+    app.router.add_get(HEALTHZ, _healthz)
+    app.router.add_get(METRICS, _metrics)
     return app
 
 
-async def _healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+async def _healthz(request: web.Request) -> web.Response:
+    """200 when the database answers `SELECT 1` in time, else 503 naming how it fails."""
+    check = request.app.get(_CHECK_KEY)
+    if check is None:
+        return web.json_response({"ok": True})
+    database = await check.status()
+    return web.json_response(
+        {"ok": database == OK, "database": database}, status=200 if database == OK else 503
+    )
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    """The process's metrics, for `[http] metrics_from` only: to anyone else there is
+    nothing here (activity volume is not public)."""
+    settings = request.app[_SETTINGS_KEY]
+    forwarded = request.headers.getall("X-Forwarded-For", [])
+    address = client_ip(request.remote, forwarded, request.app[_PROXIES_KEY])
+    if address is None or not within(address, settings.metrics_networks):
+        raise web.HTTPNotFound
+    body = request.app[_METRICS_KEY].render()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = CONTENT_TYPE
+    return response
+
+
+@web.middleware
+async def _timed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Time every request into the latency histogram, by route template and status class."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+    except web.HTTPException as err:
+        status = err.status
+        raise
+    finally:
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else UNMATCHED
+        request.app[_METRICS_KEY].http_seconds.labels(route, f"{status // 100}xx").observe(
+            time.perf_counter() - started
+        )
+    return response
 
 
 @web.middleware
@@ -106,6 +167,8 @@ async def _limit(request: web.Request, handler: Handler) -> web.StreamResponse:
     """429 (after `TARPIT_SECONDS`, closing the connection) for an address that used up
     its allowance of refused requests; every refusal (a wrong secret, an unknown link,
     an unknown path) uses one."""
+    if request.path == HEALTHZ:
+        return await handler(request)  # a monitor's question is never refused nor counted
     limiter = request.app[_LIMITER_KEY]
     forwarded = request.headers.getall("X-Forwarded-For", [])
     address = client_address(request.remote, forwarded, request.app[_PROXIES_KEY])

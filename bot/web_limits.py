@@ -115,19 +115,29 @@ class RefusalLimiter:
 def client_address(
     peer: str | None, forwarded: Sequence[str], trusted: tuple[IPNetwork, ...]
 ) -> str:
-    """The client's address as the limiter counts it. X-Forwarded-For is read only
-    when the peer is a trusted proxy, from the right (what the nearest proxy added),
-    skipping further trusted proxies; anything unreadable there stops the walk."""
-    address = _ip(peer)
+    """The client's address as the limiter counts it (IPv6 by /64)."""
+    address = client_ip(peer, forwarded, trusted)
     if address is None:
         return peer or "unknown"
+    return _key(address)
+
+
+def client_ip(
+    peer: str | None, forwarded: Sequence[str], trusted: tuple[IPNetwork, ...]
+) -> IPAddress | None:
+    """The client's address. X-Forwarded-For is read only when the peer is a trusted
+    proxy, from the right (what the nearest proxy added), skipping further trusted
+    proxies; anything unreadable there stops the walk."""
+    address = _ip(peer)
+    if address is None:
+        return None
     hops = [hop.strip() for header in forwarded for hop in header.split(",")]
-    while hops and _within(address, trusted):
+    while hops and within(address, trusted):
         hop = _ip(hops.pop())
         if hop is None:
             break
         address = hop
-    return _key(address)
+    return address
 
 
 def _ip(text: str | None) -> IPAddress | None:
@@ -139,7 +149,10 @@ def _ip(text: str | None) -> IPAddress | None:
         return None
 
 
-def _within(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
+def within(address: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
+    """Whether `address` (an IPv4-mapped IPv6 one as IPv4) is in one of `networks`."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
     return any(address.version == n.version and address in n for n in networks)
 
 

@@ -40,6 +40,7 @@ from bot.channels.telegram_limits import Pacer, TelegramRateLimiter
 from bot.channels.utf16 import fitting
 from bot.config import TelegramSettings
 from bot.inbox import Body, Inbox
+from bot.metrics import Metrics
 from bot.reminders.notifiers import NotifierError, UserUnreachable
 from bot.web import BadJson, parse_json, same_secret
 from handlers.assistant import Assistant
@@ -79,7 +80,9 @@ def quiet_library_logs() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def build_application(settings: TelegramSettings, pacer: Pacer | None = None) -> TelegramApp:
+def build_application(
+    settings: TelegramSettings, pacer: Pacer | None = None, metrics: Metrics | None = None
+) -> TelegramApp:
     """The PTB application used for transport only: no updater (updates come through the
     inbox), our rate limiter (its schedules in `pacer`: shared by every process of the
     bot, or this process's own by default), and the configured Bot API server."""
@@ -89,6 +92,7 @@ def build_application(settings: TelegramSettings, pacer: Pacer | None = None) ->
         per_second=settings.messages_per_second,
         chat_per_second=settings.chat_messages_per_second,
         pacer=pacer,
+        metrics=metrics,
     )
     return (
         Application.builder()

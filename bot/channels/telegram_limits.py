@@ -27,6 +27,8 @@ from typing import Any, Final, Protocol
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.metrics import Metrics
+
 CHAT_BURST: Final = 3
 MARGIN: Final = 0.97
 """The overall schedule runs 3% under the limit: a send leaves a little after its slot
@@ -136,7 +138,9 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         pacer: Pacer | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics if metrics is not None else Metrics()
         self.interval = 1.0 / (per_second * MARGIN)
         self.chat_interval = 1.0 / chat_per_second
         self.max_attempts = max_attempts
@@ -165,14 +169,16 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         chat = str(data.get("chat_id", "")) if paced else ""
         for attempt in range(1, self.max_attempts + 1):
             if paced:
-                await self._take_slot(chat)
+                with self.metrics.telegram_send_queue.track_inprogress():
+                    await self._take_slot(chat)
             try:
-                return await callback(*args, **kwargs)
+                answer = await callback(*args, **kwargs)
             except RetryAfter as err:
                 if attempt == self.max_attempts:
                     raise
                 wait = _seconds(err)
                 self.retried_after += 1
+                self.metrics.telegram_retry_after.inc()
                 log.warning("Telegram asked to wait %.1f s (%s); waiting", wait, endpoint)
                 await self.pacer.hold(OVERALL, wait)
                 await self._sleep(wait)
@@ -186,6 +192,10 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
                     "%s failed (%s); retrying in %.1f s", endpoint, type(err).__name__, delay
                 )
                 await self._sleep(delay)
+            else:
+                if paced:
+                    self.metrics.telegram_sends.inc()
+                return answer
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _take_slot(self, chat: str) -> None:

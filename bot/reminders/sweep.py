@@ -30,6 +30,7 @@ from typing import Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.metrics import Metrics
 from bot.reminders.notifiers import Notifier, NotifierError, UserUnreachable
 from handlers.flow import Context
 from handlers.messages import Reply
@@ -107,8 +108,10 @@ class Sweeper:
         *,
         clock: Clock | None = None,
         backoff: Sequence[float] = BACKOFF,
+        metrics: Metrics | None = None,
     ) -> None:
         self.services = services
+        self.metrics = metrics if metrics is not None else Metrics()
         self.notifiers = notifiers
         self.lease_owner = lease_owner
         self._clock = clock or services.clock
@@ -138,7 +141,8 @@ class Sweeper:
         database = self.services.database
         while True:
             async with database.write() as session:
-                planned, cursor = await self._plan(session, now, cursor)
+                planned, cursor, pending = await self._plan(session, now, cursor)
+            self.metrics.reminders_planned.inc(pending)  # committed: counted once
             total += planned
             since_analyze += planned
             if since_analyze >= ANALYZE_EVERY or (not planned and since_analyze >= ANALYZE_AFTER):
@@ -255,9 +259,9 @@ class Sweeper:
     async def _dry_run(self, now: datetime) -> list[Delivery]:
         deliveries: list[Delivery] = []
         async with self.services.database.scratch() as session:
-            planned, cursor = await self._plan(session, now, None)
+            planned, cursor, _ = await self._plan(session, now, None)
             while planned:
-                planned, cursor = await self._plan(session, now, cursor)
+                planned, cursor, _ = await self._plan(session, now, cursor)
             batch = await self._claim(session, now, None)
             while batch.claimed:
                 for message in batch.messages:
@@ -269,12 +273,13 @@ class Sweeper:
 
     async def _plan(
         self, session: AsyncSession, now: datetime, after: Cursor | None
-    ) -> tuple[int, Cursor | None]:
+    ) -> tuple[int, Cursor | None, int]:
         """Plan a batch of certificates whose next slot has come, after `after`;
-        returns how many, and where the walk goes on from."""
+        returns how many, where the walk goes on from, and how many reminders it planned
+        to send."""
         due = await certificates.due(session, now, PLAN_BATCH, after)
         if not due:
-            return 0, after
+            return 0, after, 0
         last = due[-1]
         cursor: Cursor = (last.next_reminder_at or now, last.id or 0)
         owners = await users.get_many(session, {c.owner_id for c in due})
@@ -302,7 +307,8 @@ class Sweeper:
             rows.extend(_rows(certificate, decision, now))
             certificate.next_reminder_at = decision.next_at
         await reminders.plan_many(session, rows)
-        return len(due), cursor
+        pending = sum(row["status"] is ReminderStatus.PENDING for row in rows)
+        return len(due), cursor, pending
 
     # --- dispatch ---------------------------------------------------------------------
 
@@ -378,6 +384,7 @@ class Sweeper:
             failure = error
         if failure is not None:
             await self._retrying(lambda: self._failed(message, failure, now), "recording a failure")
+            self.metrics.reminders_failed.labels(message.user.channel.value).inc(len(message.rows))
             return []
 
         async def mark() -> None:
@@ -388,6 +395,7 @@ class Sweeper:
                     )
 
         await self._retrying(mark, "marking a reminder sent")  # sent: never send it again
+        self.metrics.reminders_sent.labels(message.user.channel.value).inc(len(message.rows))
         return _deliveries(message, message_id)
 
     async def _failed(self, message: _Message, error: NotifierError, now: datetime) -> None:

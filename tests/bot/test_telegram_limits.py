@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.telegram_limits import CHAT_BURST, MARGIN, Schedule, TelegramRateLimiter
+from bot.metrics import Metrics
 
 
 class FakeTime:
@@ -115,3 +117,45 @@ async def test_telegrams_refusals_are_not_retried(error: Exception) -> None:
     with pytest.raises(type(error)):
         await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
     assert calls == 1
+
+
+async def test_metrics_count_sends_429s_and_the_sends_waiting_for_a_slot() -> None:
+    """Sends past a chat's burst wait for their slot (the queue gauge shows them while
+    they do, and is 0 after); a 429 waited out is counted once, its message sent once."""
+    time = FakeTime()
+    metrics = Metrics()
+    waiting: list[float | None] = []
+
+    async def sleep(seconds: float) -> None:
+        waiting.append(metrics.registry.get_sample_value("certmate_telegram_send_queue"))
+        await time.sleep(seconds)
+
+    limiter = TelegramRateLimiter(clock=time, sleep=sleep, metrics=metrics)
+    sent: list[float] = []
+    for _ in range(CHAT_BURST + 2):
+        await _send(limiter, time, 7, sent)
+    answers: list[Exception | bool] = [RetryAfter(timedelta(seconds=3)), True]
+
+    async def call() -> bool:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 8}, None)
+    assert await limiter.process_request(call_of(True), (), {}, "getMe", {}, None)
+
+    def value(name: str) -> float | None:
+        return metrics.registry.get_sample_value(name)
+
+    assert value("certmate_telegram_sends_total") == CHAT_BURST + 3  # getMe is not a send
+    assert value("certmate_telegram_retry_after_total") == 1
+    assert value("certmate_telegram_send_queue") == 0
+    assert 1.0 in waiting  # a send waited for its pacing slot, and was counted as waiting
+
+
+def call_of(answer: bool) -> Callable[[], Awaitable[bool]]:
+    async def call() -> bool:
+        return answer
+
+    return call
