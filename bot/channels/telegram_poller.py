@@ -26,8 +26,8 @@ from telegram.error import Conflict, NetworkError, TelegramError
 from storage import cluster
 from storage.database import Database
 
-LEASE_NAME: Final = "telegram:poller"
-ROLE: Final = "poller"
+LEASE_NAME: Final = cluster.POLLER_LEASE
+ROLE: Final = cluster.POLLER_ROLE
 """How the holder shows in `certmate status`."""
 POLL_SECONDS: Final = 30
 POLL_RETRY_SECONDS: Final = 5.0
