@@ -80,7 +80,7 @@ async def holders(session: AsyncSession, now: datetime) -> dict[str, str]:
     rows = await session.execute(
         select(col(Lease.name), col(Lease.owner)).where(col(Lease.expires_at) >= now)
     )
-    return dict(rows.tuples().all())
+    return {name: owner for name, owner in rows}  # noqa: C416  (rows are Row, not tuples)
 
 
 def roles_of(process: ProcessBeat, holders: Mapping[str, str]) -> list[str]:
