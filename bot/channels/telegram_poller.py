@@ -126,6 +126,7 @@ class PollerLease:
         """Set when this process starts or stops polling (its roll call says so at once)."""
         self._polling: asyncio.Task[None] | None = None
         self._renewed_at: datetime | None = None
+        self._failures = Throttle(CONFLICT_LOG_EVERY, clock)
 
     @property
     def polling(self) -> bool:
@@ -155,11 +156,14 @@ class PollerLease:
         except Exception as err:  # noqa: BLE001  (the database: the next try again)
             next_try = self.clock() + self.every
             safe = self._renewed_at is not None and next_try < self._renewed_at + self.lease
-            log.warning(
-                "the poller lease could not be renewed (%s)%s",
-                type(err).__name__,
-                "" if safe or not self.polling else "; stopping polling until it can",
-            )
+            if self.polling and not safe:
+                log.warning(
+                    "the poller lease could not be renewed (%s) and may run out before the"
+                    " next try; stopping polling until it can be",
+                    type(err).__name__,
+                )
+            elif self._failures.ready():
+                log.warning("the poller lease could not be taken (%s)", type(err).__name__)
             return self.polling and safe
         if not held and self.polling:
             log.info("another process took the poller lease; stopping polling")
@@ -167,6 +171,9 @@ class PollerLease:
         return held
 
     def _start(self) -> None:
+        if self._polling is not None and self._polling.done():  # a bug ended it: again
+            log.error("polling ended (%s); again", type(self._polling.exception()).__name__)
+            self._polling = None
         if self._polling is None:
             log.info("polling Telegram (this process holds the poller lease)")
             self._polling = asyncio.create_task(self.poll(), name="telegram-polling")
