@@ -189,6 +189,7 @@ async def run_certmate(updates: int, users: int) -> Run:
                 settings,
                 upload_limit=64 * 1024,
                 webhook_url=HOOK_URL,
+                process_name="run:bench",
             )
             app = build_app()
             channel.add_routes(app)

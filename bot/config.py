@@ -147,10 +147,18 @@ class TelegramSettings:
     """Checked on every webhook request; empty: derived from the token."""
     messages_per_second: int = 30
     chat_messages_per_second: int = 1
+    poll_lease_seconds: int = 30
+    """Polling mode: how long the one polling process holds the poller lease unrenewed."""
+    poll_try_seconds: int = 10
+    """Polling mode: how often each process tries to take (or renew) the poller lease."""
 
     def __post_init__(self) -> None:
         if self.mode not in TELEGRAM_MODES:
             raise ConfigError(f"[telegram] mode must be one of {', '.join(TELEGRAM_MODES)}")
+        if not 0 < self.poll_try_seconds < self.poll_lease_seconds:
+            raise ConfigError(
+                "[telegram] poll_try_seconds must be above 0 and below poll_lease_seconds"
+            )
         if self.secret_token and not _SECRET_TOKEN.fullmatch(self.secret_token):
             raise ConfigError(
                 "[telegram] secret_token must be 1-256 letters, digits, _ or - (Telegram's rule)"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -48,6 +49,7 @@ from bot.channels.telegram import (
     quiet_library_logs,
 )
 from bot.channels.telegram_limits import Pacer
+from bot.channels.telegram_poller import ROLE as POLLER_ROLE
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pacing import pacer_for
@@ -104,7 +106,12 @@ async def _run(settings: Settings) -> None:
         assistant = build_assistant(services)
         metrics = Metrics()  # this process's, read at /metrics
         app = _http_app(settings, database, assistant, metrics)
-        telegram = _telegram(settings, assistant, app, pacer_for(database), metrics)
+        # Unique even for a restarted container that has the same host name and pid: rows
+        # claimed by the process before it are not this one's to renew.
+        name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        telegram = _telegram(
+            settings, assistant, app, pacer=pacer_for(database), metrics=metrics, name=name
+        )
         kakao = _kakao(settings, assistant, app, client)
         channels: dict[Channel, Notifier] = {}
         if telegram is not None:  # first, so updates left from before queue first
@@ -123,12 +130,9 @@ async def _run(settings: Settings) -> None:
         )
         await server.start()
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
-        # Unique even for a restarted container that has the same host name and pid: rows
-        # claimed by the process before it are not this one's to renew.
-        name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         sweeper = Sweeper(services, notifiers(services, channels), name, metrics=metrics)
         jobs = _Jobs(sweeper, database, name)
-        beating = asyncio.create_task(_beat(database, name))
+        beating = asyncio.create_task(_beat(database, name, telegram))
         minutes = settings.reminders.sweep_minutes
         scheduler = _scheduler(jobs, minutes)
         stop = asyncio.Event()
@@ -169,16 +173,23 @@ BEAT_EVERY: Final = 10.0
 """Seconds between two roll calls of this process (`certmate status`)."""
 
 
-async def _beat(database: Database, name: str) -> None:
-    """Say this process is alive every BEAT_EVERY seconds, until cancelled."""
+async def _beat(database: Database, name: str, telegram: TelegramChannel | None) -> None:
+    """Say this process is alive, and its roles, every BEAT_EVERY seconds and at once
+    when they change (it starts or stops polling), until cancelled."""
     started_at = datetime.now(UTC)
+    changed = telegram.poller.changed if telegram is not None else asyncio.Event()
     while True:
+        changed.clear()
+        roles = POLLER_ROLE if telegram is not None and telegram.poller.polling else ""
         try:
             async with database.write() as session:
-                await cluster.beat(session, name, datetime.now(UTC), started_at=started_at)
+                await cluster.beat(
+                    session, name, datetime.now(UTC), started_at=started_at, roles=roles
+                )
         except Exception:  # the next beat tries again
             log.warning("the roll call failed", exc_info=True)
-        await asyncio.sleep(BEAT_EVERY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), BEAT_EVERY)
 
 
 async def _leave(database: Database, name: str, beating: asyncio.Task[None]) -> None:
@@ -290,10 +301,13 @@ def _telegram(
     settings: Settings,
     assistant: Assistant,
     app: web.Application,
+    *,
     pacer: Pacer,
     metrics: Metrics,
+    name: str,
 ) -> TelegramChannel | None:
-    """The Telegram channel when a token is set (its webhook route added to `app`)."""
+    """The Telegram channel when a token is set (its webhook route added to `app`), run
+    as process `name` (the poller lease's owner)."""
     if not settings.telegram.token:
         return None
     channel = TelegramChannel(
@@ -302,6 +316,7 @@ def _telegram(
         settings.telegram,
         upload_limit=settings.limits.upload_bytes,
         webhook_url=settings.telegram_webhook_url,
+        process_name=name,
     )
     if settings.telegram.mode == "webhook":
         channel.add_routes(app)

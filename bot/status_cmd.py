@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from bot.app import open_database
 from bot.config import Settings
-from storage import migrate
+from storage import cluster, migrate
 from storage.overview import Overview, overview
 
 EXIT_OK = 0
@@ -57,7 +57,7 @@ def _report(where: str, revision: str | None, seen: Overview, now: datetime) -> 
         "processes": [
             {
                 "name": process.name,
-                "roles": [role for role in process.roles.split(",") if role],
+                "roles": cluster.roles_of(process, seen.lease_holders),
                 "started_at": process.started_at.isoformat(),
                 "seen_seconds_ago": round((now - process.seen_at).total_seconds()),
                 "last_sweep_at": process.last_sweep_at and process.last_sweep_at.isoformat(),

@@ -9,7 +9,7 @@ expired, so a dead holder is replaced within one lease.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -21,6 +21,11 @@ from storage.models import Lease, ProcessBeat
 from storage.sql import affected, insert_ignore
 
 FORGET_AFTER: Final = timedelta(days=1)
+POLLER_LEASE: Final = "telegram:poller"
+POLLER_ROLE: Final = "poller"
+LEASED_ROLES: Final = {POLLER_ROLE: POLLER_LEASE}
+"""Roles true only while their lease is held: a killed holder's last beat still claims
+them until it is forgotten, while another process already holds the lease."""
 
 
 async def beat(
@@ -68,6 +73,23 @@ async def processes(session: AsyncSession, seen_since: datetime) -> Sequence[Pro
         .order_by(col(ProcessBeat.started_at))
     )
     return rows.all()
+
+
+async def holders(session: AsyncSession, now: datetime) -> dict[str, str]:
+    """Lease name -> owner, for the leases not expired at `now`."""
+    rows = await session.execute(
+        select(col(Lease.name), col(Lease.owner)).where(col(Lease.expires_at) >= now)
+    )
+    return {name: owner for name, owner in rows}  # noqa: C416  (rows are Row, not tuples)
+
+
+def roles_of(process: ProcessBeat, holders: Mapping[str, str]) -> list[str]:
+    """The roles `process` last said it had, less those whose lease it no longer holds."""
+    return [
+        role
+        for role in process.roles.split(",")
+        if role and (role not in LEASED_ROLES or holders.get(LEASED_ROLES[role]) == process.name)
+    ]
 
 
 async def acquire(

@@ -26,6 +26,8 @@ class Overview:
     oldest_pending: datetime | None
     reminders: dict[ReminderStatus, int]
     processes: Sequence[ProcessBeat]
+    lease_holders: dict[str, str]
+    """Lease name -> owner, for the leases held now."""
 
 
 async def overview(session: AsyncSession, now: datetime) -> Overview:
@@ -46,4 +48,5 @@ async def overview(session: AsyncSession, now: datetime) -> Overview:
         oldest_pending=oldest,
         reminders=await reminders.count_by_status(session),
         processes=await cluster.processes(session, now - ALIVE_WITHIN),
+        lease_holders=await cluster.holders(session, now),
     )

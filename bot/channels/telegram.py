@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Final
 
@@ -33,10 +33,11 @@ from telegram import (
     WebAppInfo,
 )
 from telegram.constants import ChatType, MessageEntityType, MessageLimit
-from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot.channels.telegram_limits import Pacer, TelegramRateLimiter
+from bot.channels.telegram_poller import ALLOWED_UPDATES, PollerLease, poll_updates
 from bot.channels.utf16 import fitting
 from bot.config import TelegramSettings
 from bot.inbox import Body, Inbox
@@ -61,9 +62,6 @@ from storage.models import Channel, User
 
 WEBHOOK_PATH: Final = "/telegram/webhook"
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
-ALLOWED_UPDATES: Final = ("message", "callback_query")
-POLL_SECONDS: Final = 30
-POLL_RETRY_SECONDS: Final = 5.0
 MENU_LOCALES: Final = ("ko", "en")
 """Korean is the menu for everyone; English for apps set to English."""
 
@@ -124,6 +122,7 @@ class TelegramChannel:
         *,
         upload_limit: int,
         webhook_url: str,
+        process_name: str,
     ) -> None:
         self.application = application
         self.assistant = assistant
@@ -139,6 +138,14 @@ class TelegramChannel:
             lane_of=lane_of,
             clock=services.clock,
         )
+        self.poller = PollerLease(
+            services.database,
+            process_name,
+            partial(poll_updates, self.bot, self.inbox.receive_many, services.clock),
+            services.clock,
+            lease=timedelta(seconds=settings.poll_lease_seconds),
+            every=timedelta(seconds=settings.poll_try_seconds),
+        )
         self._polling: asyncio.Task[None] | None = None
 
     @property
@@ -149,7 +156,8 @@ class TelegramChannel:
 
     async def start(self) -> None:
         """Connect (getMe), publish the command menu, set or clear the webhook, replay
-        updates a crash or stop left pending, and start polling in polling mode."""
+        updates a crash or stop left pending, and in polling mode start trying for the
+        poller lease (the process holding it polls)."""
         await self.application.initialize()
         await publish_commands(self.bot, self.assistant.services.catalog)
         # Older updates first: queued before any new one can arrive.
@@ -165,11 +173,12 @@ class TelegramChannel:
         else:
             await self.bot.delete_webhook()
         if self.settings.mode == "polling":
-            self._polling = asyncio.create_task(self._poll(), name="telegram-polling")
+            self._polling = asyncio.create_task(self.poller.run(), name="telegram-poller")
 
     async def stop(self, grace: float) -> None:
-        """Stop taking updates, let those taken finish within `grace` seconds (the rest
-        stay recorded and are handled at the next start), then disconnect."""
+        """Stop taking updates (the poller lease freed at once), let those taken finish
+        within `grace` seconds (the rest stay recorded and are handled at the next start),
+        then disconnect."""
         if self._polling is not None:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
@@ -198,32 +207,6 @@ class TelegramChannel:
             return web.Response(status=400)
         await self.inbox.receive(str(update_id), body)
         return web.Response(status=200)
-
-    async def _poll(self) -> None:
-        """Long polling: a batch is recorded before the next call confirms it to Telegram."""
-        offset: int | None = None
-        while True:
-            try:
-                batch = await self.bot.get_updates(
-                    offset=offset, timeout=POLL_SECONDS, allowed_updates=list(ALLOWED_UPDATES)
-                )
-            except Conflict:
-                log.warning("another certmate (or a webhook) takes this bot's updates; retrying")
-                await asyncio.sleep(POLL_RETRY_SECONDS)
-                continue
-            except (NetworkError, TelegramError) as err:
-                log.warning("getUpdates failed (%s); retrying", type(err).__name__)
-                await asyncio.sleep(POLL_RETRY_SECONDS)
-                continue
-            if not batch:
-                continue
-            try:
-                await self.inbox.receive_many([(str(u.update_id), u.to_dict()) for u in batch])
-            except Exception as err:  # noqa: BLE001  (the database: ask for them again)
-                log.warning("could not record updates (%s); retrying", type(err).__name__)
-                await asyncio.sleep(POLL_RETRY_SECONDS)
-                continue  # unconfirmed: the next getUpdates returns them again
-            offset = batch[-1].update_id + 1
 
     # --- one update ------------------------------------------------------------------
 

@@ -76,6 +76,7 @@ def _channel(world: World, api: FakeBotApi, mode: str = "polling") -> TelegramCh
         settings,
         upload_limit=64 * 1024,
         webhook_url=HOOK_URL,
+        process_name="run:test",
     )
 
 

@@ -47,3 +47,29 @@ async def test_the_roll_call_lists_live_processes_and_forgets_the_dead(
         assert await cluster.acquire(session, "poller", "other", NOW, LEASE)
     async with database.read() as session:
         assert [p.name for p in await cluster.processes(session, NOW - timedelta(minutes=1))] == []
+
+
+async def test_the_poller_role_counts_only_for_the_holder_of_the_lease(
+    database: Database,
+) -> None:
+    """A killed poller's last beat still says poller; once another holds the lease (or
+    the lease ran out), only the holder is listed with the role."""
+    async with database.write() as session:
+        await cluster.beat(session, "killed", NOW, started_at=NOW, roles="poller")
+        await cluster.beat(session, "other", NOW, started_at=NOW)
+        assert await cluster.acquire(session, cluster.POLLER_LEASE, "killed", NOW, LEASE)
+    async with database.read() as session:
+        held = await cluster.holders(session, NOW + timedelta(seconds=29))
+        rows = {p.name: p for p in await cluster.processes(session, NOW)}
+        assert cluster.roles_of(rows["killed"], held) == ["poller"]
+        expired = await cluster.holders(session, NOW + timedelta(seconds=31))
+        assert cluster.roles_of(rows["killed"], expired) == []
+    later = NOW + timedelta(seconds=31)
+    async with database.write() as session:
+        assert await cluster.acquire(session, cluster.POLLER_LEASE, "other", later, LEASE)
+        await cluster.beat(session, "other", later, started_at=NOW, roles="poller")
+    async with database.read() as session:
+        held = await cluster.holders(session, later)
+        rows = {p.name: p for p in await cluster.processes(session, NOW)}
+        assert cluster.roles_of(rows["killed"], held) == []
+        assert cluster.roles_of(rows["other"], held) == ["poller"]
