@@ -9,7 +9,7 @@ once, with a misfire grace that lets a late run still happen. A stop closes
 the HTTP server, lets updates in hand finish, and lets a running sweep mark
 the messages it is sending and release everything else it claimed (another
 process takes it at once), all within `STOP_GRACE`; updates not finished by
-then stay in the inbox and are handled at the next start.
+then stay in the inbox, their lanes released for another process to take at once.
 """
 
 from __future__ import annotations
@@ -105,7 +105,10 @@ async def _run(settings: Settings) -> None:
         assistant = build_assistant(services)
         app = build_app(settings.http)
         add_page_routes(app, SecurePages(assistant))
-        telegram = _telegram(settings, assistant, app, pacer_for(database))
+        # Unique even for a restarted container that has the same host name and pid: rows
+        # claimed by the process before it are not this one's to renew.
+        name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        telegram = _telegram(settings, assistant, app, pacer_for(database), name)
         kakao = _kakao(settings, assistant, app, client)
         channels: dict[Channel, Notifier] = {}
         if telegram is not None:  # first, so updates left from before queue first
@@ -124,9 +127,6 @@ async def _run(settings: Settings) -> None:
         )
         await server.start()
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
-        # Unique even for a restarted container that has the same host name and pid: rows
-        # claimed by the process before it are not this one's to renew.
-        name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         sweeper = Sweeper(services, notifiers(services, channels), name)
         jobs = _Jobs(sweeper, database, name)
         beating = asyncio.create_task(_beat(database, name))
@@ -277,7 +277,7 @@ def _kakao(
 
 
 def _telegram(
-    settings: Settings, assistant: Assistant, app: web.Application, pacer: Pacer
+    settings: Settings, assistant: Assistant, app: web.Application, pacer: Pacer, name: str
 ) -> TelegramChannel | None:
     """The Telegram channel when a token is set (its webhook route added to `app`)."""
     if not settings.telegram.token:
@@ -288,6 +288,7 @@ def _telegram(
         settings.telegram,
         upload_limit=settings.limits.upload_bytes,
         webhook_url=settings.telegram_webhook_url,
+        owner=name,
     )
     if settings.telegram.mode == "webhook":
         channel.add_routes(app)
