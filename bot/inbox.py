@@ -94,9 +94,15 @@ class _Lane:
     seen: set[int] = field(default_factory=set)
 
     def add(self, row_id: int, body: Body) -> None:
-        if row_id not in self.seen:
-            self.seen.add(row_id)
-            self.queue.append((row_id, body))
+        """Queue the update unless already seen, in row order behind the one in hand (an
+        update another process recorded earlier may be found after a later one of ours)."""
+        if row_id in self.seen:
+            return
+        self.seen.add(row_id)
+        self.queue.append((row_id, body))
+        if len(self.queue) > 2 and self.queue[-2][0] > row_id:
+            head = self.queue.popleft()
+            self.queue = deque([head, *sorted(self.queue, key=lambda item: item[0])])
 
 
 class Inbox:
@@ -204,10 +210,7 @@ class Inbox:
             idle = held - found.keys()
             if idle:  # handled meanwhile by their holder
                 await lanes.release_idle(session, self.channel, idle, self.owner)
-        count = 0
-        for lane, items in found.items():
-            count += self._take(lane, [(item.row_id, json.loads(item.body)) for item in items])
-        return count
+        return sum(self._take(lane, self._bodies(items, {})) for lane, items in found.items())
 
     async def drain(self, grace: float | None) -> bool:
         """Wait until every queued update is handled and marked so. Past `grace` seconds
@@ -251,7 +254,6 @@ class Inbox:
         while self._arrivals:
             batch, self._arrivals = self._arrivals, []
             keys = [self._lane_of(arrival.body)[:64] for arrival in batch]
-            running = set(self._lanes)
             try:
                 async with self.database.write() as session:
                     now = self._clock()
@@ -271,10 +273,17 @@ class Inbox:
                     held = await lanes.acquire(
                         session, self.channel, new, owner=self.owner, now=now, lease=self._lease
                     )
-                    # A lane taken afresh may hold older updates another process recorded.
-                    mine = {row_id for row_id in row_ids if row_id is not None}
-                    older = await updates.pending_in(
-                        session, self.vault, self.channel, held - running, known=mine
+                    # Other processes may have recorded updates in these lanes before:
+                    # they go first (the lease lock makes them visible here).
+                    known = {row_id for row_id in row_ids if row_id is not None}
+                    known |= {
+                        row
+                        for lane in held
+                        if lane in self._lanes
+                        for row in self._lanes[lane].seen
+                    }
+                    waiting = await updates.pending_in(
+                        session, self.vault, self.channel, held, known=known
                     )
             except Exception as err:  # noqa: BLE001  (each waiting caller gets the error)
                 for arrival in batch:
@@ -289,21 +298,23 @@ class Inbox:
             for lane in dict.fromkeys(keys):
                 if lane not in held:
                     continue  # its holder handles it when it has finished what it has
-                if lane in older:
-                    items = [
-                        (u.row_id, bodies[u.row_id] if u.row_id in bodies else json.loads(u.body))
-                        for u in older[lane]
-                    ]
-                else:
-                    items = [
-                        (row_id, bodies[row_id])
-                        for key, row_id in zip(keys, row_ids, strict=True)
-                        if key == lane and row_id is not None
-                    ]
-                self._take(lane, items)
+                self._take(lane, self._bodies(waiting.get(lane, []), bodies))
             for arrival, row_id in zip(batch, row_ids, strict=True):
                 if not arrival.recorded.done():  # the caller may have gone (a closed request)
                     arrival.recorded.set_result(row_id is not None)
+
+    def _bodies(
+        self, found: Iterable[updates.PendingUpdate], bodies: dict[int, Body]
+    ) -> list[tuple[int, Body]]:
+        """The updates found pending, with their bodies: those in hand already come from
+        `bodies` or the lane (skipped there), the others opened from their rows."""
+        items = []
+        for item in found:
+            if item.row_id in bodies:
+                items.append((item.row_id, bodies[item.row_id]))
+            elif item.body:
+                items.append((item.row_id, json.loads(item.body)))
+        return items
 
     def _take(self, lane_key: str, items: Iterable[tuple[int, Body]]) -> int:
         """Queue `items` on a lane this process holds (starting its task if needed)."""
@@ -341,9 +352,9 @@ class Inbox:
                 finished = asyncio.get_running_loop().create_future()
                 self._finishing[key] = finished
                 self._wake_marker()
-                for item in await finished:
-                    if item.row_id not in self._done_set:
-                        lane.add(item.row_id, json.loads(item.body) if item.body else {})
+                for row_id, body in self._bodies(await finished, {}):
+                    if row_id not in self._done_set:
+                        lane.add(row_id, body)
                 if not lane.queue:
                     return
         finally:
