@@ -193,10 +193,10 @@ async def test_a_database_outage_loses_no_acknowledged_update(
 async def test_a_stopped_process_hands_its_pending_updates_over_at_once(
     tmp_path: Path, postgres_databases: PostgresDatabases
 ) -> None:
-    """A is fetching 10 users' files (slowly), their /help queued behind, when it gets
-    SIGTERM: it exits within 10 s and releases their lanes, and B answers both updates
-    of every user, in order, once, well within a lease (B used to leave them until the
-    next start)."""
+    """A is fetching 10 users' files (too slowly to finish), their /help queued behind,
+    when it gets SIGTERM: it exits within 10 s and releases their lanes, and B answers
+    both updates of every user, in order, once, well within a lease (B used to leave
+    them until the next start)."""
     created = await postgres_databases.create()
     url = created.render_as_string(hide_password=False)
     users = range(5000, 5010)
@@ -212,10 +212,11 @@ async def test_a_stopped_process_hands_its_pending_updates_over_at_once(
             await api.wait_for(lambda: len(api.calls_of("getFile")) >= 10, timeout=20)
             stopped = time.monotonic()
             a.process.send_signal(signal.SIGTERM)
-            api.delay("getFile", 0)
             await asyncio.wait_for(a.process.wait(), timeout=15)
             assert a.process.returncode == 0
             assert time.monotonic() - stopped < 10.5
+            assert all(api.sent_messages(u) == [] for u in users)  # A finished none
+            api.delay("getFile", 0)
             await api.wait_for(
                 lambda: all(len(api.sent_messages(u)) >= 2 for u in users), timeout=20
             )
