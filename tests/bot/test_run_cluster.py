@@ -115,7 +115,7 @@ async def test_a_second_process_starting_does_not_answer_updates_in_flight(
     try:
         async with FakeBotApi() as api, cluster(api, url) as (env, nodes):
             a = await start(tmp_path, env, nodes)
-            api.delay("sendMessage", 8)  # still in flight when B has started
+            api.delay("sendMessage", 4.5)  # in flight while B starts; under PTB's 5 s timeout
             users = range(1000, 1060)
             async with aiohttp.ClientSession() as http:
                 await asyncio.gather(*(a.post(http, api.text_update(u, "/help")) for u in users))
