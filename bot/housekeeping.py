@@ -3,6 +3,8 @@
 - Handled updates: their rows (bodies are dropped when handled) are kept
   `UPDATE_MEMORY` so a delivery Telegram repeats is recognised and dropped;
   Telegram stops redelivering long before that.
+- Dead updates (given up after failing as a bug): kept sealed for the operator
+  (`certmate status`) for the same `UPDATE_MEMORY`, then deleted and shredded.
 - Button tokens past their expiry: a press on them already answers "not found".
 - Secure links past their expiry (their sealed key goes with them).
 - Notices shown more than `NOTICE_MEMORY` ago: copies of messages already read,
@@ -37,10 +39,13 @@ class Tidied:
 
 
 async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidied:
-    """Forget handled updates older than `UPDATE_MEMORY`, expired button tokens and
+    """Forget handled and dead updates older than `UPDATE_MEMORY`, expired button tokens and
     secure links, and notices shown more than `NOTICE_MEMORY` ago."""
     forgotten_updates = await _in_batches(
         database, lambda session: updates.prune(session, now - UPDATE_MEMORY, batch), batch
+    )
+    forgotten_updates += await _in_batches(
+        database, lambda session: updates.prune_dead(session, now - UPDATE_MEMORY, batch), batch
     )
     forgotten_buttons = await _in_batches(
         database, lambda session: buttons.prune(session, now, batch), batch

@@ -9,7 +9,7 @@ once, with a misfire grace that lets a late run still happen. A stop closes
 the HTTP server, lets updates in hand finish, and lets a running sweep mark
 the messages it is sending and release everything else it claimed (another
 process takes it at once), all within `STOP_GRACE`; updates not finished by
-then stay in the inbox and are handled at the next start.
+then stay in the inbox, their lanes released for another process to take at once.
 """
 
 from __future__ import annotations

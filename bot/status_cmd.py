@@ -52,7 +52,13 @@ def _report(where: str, revision: str | None, seen: Overview, now: datetime) -> 
         "database": where,
         "revision": revision,
         "schema_current": revision == migrate.head(),
-        "updates": {"pending": seen.updates_pending, "oldest_pending_seconds": oldest},
+        "updates": {
+            "pending": seen.updates_pending,
+            "oldest_pending_seconds": oldest,
+            "dead": seen.updates_dead,
+            "oldest_dead_at": seen.oldest_dead and seen.oldest_dead.isoformat(),
+            "dead_errors": seen.dead_errors,
+        },
         "reminders": {status.value: count for status, count in sorted(seen.reminders.items())},
         "processes": [
             {
@@ -75,6 +81,12 @@ def _text(report: dict[str, Any]) -> str:
     waiting = ", ".join(f"{channel} {count}" for channel, count in pending.items()) or "none"
     oldest = report["updates"]["oldest_pending_seconds"]
     lines.append(f"updates   pending: {waiting}" + (f" (oldest {oldest} s)" if oldest else ""))
+    if report["updates"]["dead"]:
+        kinds = ", ".join(f"{error} x{n}" for error, n in report["updates"]["dead_errors"].items())
+        lines.append(
+            f"          dead: {report['updates']['dead']} (given up, kept sealed; oldest"
+            f" {report['updates']['oldest_dead_at']}): {kinds}"
+        )
     counts = ", ".join(f"{status} {count}" for status, count in report["reminders"].items())
     lines.append(f"reminders {counts or 'none'}")
     processes = report["processes"]

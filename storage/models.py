@@ -250,6 +250,7 @@ class ProcessedUpdate(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("channel", "update_id"),
         sa.Index("ix_processed_updates_pending", "channel", "handled_at", "id"),
+        sa.Index("ix_processed_updates_lane", "channel", "lane", "handled_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -260,6 +261,15 @@ class ProcessedUpdate(SQLModel, table=True):
     sealed: bytes | None = Field(default=None, sa_type=sa.LargeBinary)
     """The update's body, sealed; None once handled."""
     handled_at: datetime | None = _utc(nullable=True)
+    lane: str = Field(default="", max_length=64)
+    """Whose update it is (its user): one lane's updates are handled in order, by the one
+    process holding the lease `lane:<channel>:<lane>`."""
+    attempts: int = 0
+    """Failed tries that were bugs (transient failures are not counted)."""
+    last_error: str | None = Field(default=None, max_length=160)
+    """The last such failure: exception type and code location, never a message."""
+    dead_at: datetime | None = _utc(nullable=True)
+    """Given up after `attempts` bugs: kept sealed for the operator, no longer pending."""
 
 
 class AuditEvent(SQLModel, table=True):

@@ -24,6 +24,11 @@ class Overview:
     updates_pending: dict[str, int]
     """Updates recorded but not yet handled, by channel."""
     oldest_pending: datetime | None
+    updates_dead: int
+    """Updates given up after failing as a bug `updates.MAX_ATTEMPTS` times, kept sealed."""
+    oldest_dead: datetime | None
+    dead_errors: dict[str, int]
+    """The dead updates by their last error (type and code location)."""
     reminders: dict[ReminderStatus, int]
     processes: Sequence[ProcessBeat]
     lease_holders: dict[str, str]
@@ -35,7 +40,7 @@ async def overview(session: AsyncSession, now: datetime) -> Overview:
         select(
             col(ProcessedUpdate.channel), sa.func.count(), sa.func.min(ProcessedUpdate.received_at)
         )
-        .where(col(ProcessedUpdate.handled_at).is_(None))
+        .where(col(ProcessedUpdate.handled_at).is_(None), col(ProcessedUpdate.dead_at).is_(None))
         .group_by(col(ProcessedUpdate.channel))
     )
     by_channel: dict[str, int] = {}
@@ -43,9 +48,25 @@ async def overview(session: AsyncSession, now: datetime) -> Overview:
     for channel, count, received in pending:
         by_channel[channel.value] = int(count)
         oldest = received if oldest is None else min(oldest, received)
+    dead = await session.execute(
+        select(
+            col(ProcessedUpdate.last_error), sa.func.count(), sa.func.min(ProcessedUpdate.dead_at)
+        )
+        .where(col(ProcessedUpdate.dead_at).is_not(None))
+        .group_by(col(ProcessedUpdate.last_error))
+    )
+    errors: dict[str, int] = {}
+    oldest_dead: datetime | None = None
+    for error, count, died in dead:
+        errors[error or "?"] = errors.get(error or "?", 0) + int(count)
+        if died is not None and (oldest_dead is None or died < oldest_dead):
+            oldest_dead = died
     return Overview(
         updates_pending=by_channel,
         oldest_pending=oldest,
+        updates_dead=sum(errors.values()),
+        oldest_dead=oldest_dead,
+        dead_errors=errors,
         reminders=await reminders.count_by_status(session),
         processes=await cluster.processes(session, now - ALIVE_WITHIN),
         lease_holders=await cluster.holders(session, now),

@@ -4,17 +4,21 @@ A webhook answers 200 (and a poller asks for the next batch) only after the
 update's row is committed, its body sealed because it may hold a typed
 password. The update is then handled and its body dropped and shredded (the
 write checkpoints the WAL, so no copy of the files gives it back). A crash between
-the two leaves the row pending, and the next start handles it: nothing the
-platform believes delivered is lost. The row (without body) stays until
-pruned, so a redelivered duplicate is recognised and dropped.
+the two leaves the row pending, and another process (or the next start) handles it:
+nothing the platform believes delivered is lost. An update whose handling fails
+as a bug `MAX_ATTEMPTS` times is dead: kept sealed, no longer pending, counted
+by `certmate status`, shredded with the handled ones. The row (without body)
+stays until pruned, so a redelivered duplicate is recognised and dropped.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +30,9 @@ from storage.models import Channel, ProcessedUpdate
 from storage.sql import affected
 from storage.vault import Binding, Sealed, Vault
 
+MAX_ATTEMPTS: Final = 3
+"""Tries in all before an update that fails as a bug is given up as dead."""
+
 
 @dataclass(frozen=True, slots=True)
 class PendingUpdate:
@@ -34,6 +41,7 @@ class PendingUpdate:
     row_id: int
     update_id: str
     body: bytes
+    lane: str = ""
 
 
 def binding(channel: Channel, update_id: str) -> Binding:
@@ -48,6 +56,7 @@ async def record(
     update_id: str,
     body: bytes,
     *,
+    lane: str = "",
     now: datetime,
 ) -> int | None:
     """Record an update, its body sealed; its row id, or None when it was already
@@ -59,6 +68,7 @@ async def record(
         "received_at": now,
         "sealed_key_id": sealed.key_id,
         "sealed": sealed.blob,
+        "lane": lane,
     }
     statement = _insert_returning(session.get_bind().dialect.name)
     row_id: int | None = await session.scalar(statement, values)
@@ -87,36 +97,101 @@ async def mark_handled(session: AsyncSession, row_ids: Collection[int], now: dat
     )
 
 
-async def pending(
-    session: AsyncSession, vault: Vault, channel: Channel, limit: int
-) -> list[PendingUpdate]:
-    """Updates recorded but not handled (a crash or a stop came first), oldest first."""
-    rows = (
-        await session.scalars(
-            select(ProcessedUpdate)
-            .where(ProcessedUpdate.channel == channel, col(ProcessedUpdate.handled_at).is_(None))
-            .order_by(col(ProcessedUpdate.id))
-            .limit(limit)
+def _pending() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        col(ProcessedUpdate.handled_at).is_(None), col(ProcessedUpdate.dead_at).is_(None)
+    )
+
+
+async def pending_in(
+    session: AsyncSession,
+    vault: Vault,
+    channel: Channel,
+    lanes: Collection[str],
+    *,
+    known: Collection[int] = (),
+) -> dict[str, list[PendingUpdate]]:
+    """The pending updates of `lanes` (neither handled nor dead), oldest first by lane;
+    those in `known` (already in hand) come without their body opened."""
+    if not lanes:
+        return {}
+    rows = await session.execute(
+        sa.select(
+            col(ProcessedUpdate.id),
+            col(ProcessedUpdate.update_id),
+            col(ProcessedUpdate.lane),
+            col(ProcessedUpdate.sealed_key_id),
+            col(ProcessedUpdate.sealed),
         )
-    ).all()
-    found = []
-    for row in rows:
-        if row.id is None or row.sealed is None or row.sealed_key_id is None:
+        .where(
+            col(ProcessedUpdate.channel) == channel,
+            col(ProcessedUpdate.lane).in_(list(lanes)),
+            _pending(),
+        )
+        .order_by(col(ProcessedUpdate.id))
+    )
+    found: dict[str, list[PendingUpdate]] = defaultdict(list)
+    for row_id, update_id, lane, key_id, blob in rows:
+        if row_id is None:
             continue
-        body = vault.open(Sealed(row.sealed_key_id, row.sealed), binding(channel, row.update_id))
-        found.append(PendingUpdate(row.id, row.update_id, body))
+        if row_id in known:
+            found[lane].append(PendingUpdate(row_id, update_id, b"", lane))
+        elif key_id is not None and blob is not None:
+            body = vault.open(Sealed(key_id, blob), binding(channel, update_id))
+            found[lane].append(PendingUpdate(row_id, update_id, body, lane))
     return found
+
+
+async def pending_lanes(session: AsyncSession, channel: Channel, limit: int) -> list[str]:
+    """Lanes with pending updates (up to `limit`), those waiting longest first."""
+    rows = await session.execute(
+        sa.select(col(ProcessedUpdate.lane), sa.func.min(ProcessedUpdate.id))
+        .where(col(ProcessedUpdate.channel) == channel, _pending())
+        .group_by(col(ProcessedUpdate.lane))
+        .order_by(sa.func.min(ProcessedUpdate.id))
+        .limit(limit)
+    )
+    return [lane for lane, _first in rows]
+
+
+async def failed(session: AsyncSession, *, row_id: int, error: str, now: datetime) -> bool:
+    """A try at handling the update failed as a bug (`error`: type and place, never a
+    message): counted; at `MAX_ATTEMPTS` it is dead (its body kept sealed). Whether dead."""
+    await session.execute(
+        sa.update(ProcessedUpdate)
+        .where(col(ProcessedUpdate.id) == row_id)
+        .values(attempts=ProcessedUpdate.attempts + 1, last_error=error[:160])
+    )
+    attempts = await session.scalar(
+        select(ProcessedUpdate.attempts).where(col(ProcessedUpdate.id) == row_id)
+    )
+    if attempts is None or attempts < MAX_ATTEMPTS:
+        return False
+    await session.execute(
+        sa.update(ProcessedUpdate).where(col(ProcessedUpdate.id) == row_id).values(dead_at=now)
+    )
+    return True
 
 
 async def prune(session: AsyncSession, before: datetime, limit: int = 5_000) -> int:
     """Forget up to `limit` handled updates received before `before`; returns how many
     (call again while it returns `limit`: short transactions keep the writer free)."""
+    return await _prune(session, col(ProcessedUpdate.handled_at).is_not(None), before, limit)
+
+
+async def prune_dead(session: AsyncSession, before: datetime, limit: int = 5_000) -> int:
+    """Forget up to `limit` dead updates received before `before`, shredding their sealed
+    bodies; returns how many."""
+    session.info[SHREDDED] = True
+    return await _prune(session, col(ProcessedUpdate.dead_at).is_not(None), before, limit)
+
+
+async def _prune(
+    session: AsyncSession, which: sa.ColumnElement[bool], before: datetime, limit: int
+) -> int:
     oldest = (
         select(ProcessedUpdate.id)
-        .where(
-            col(ProcessedUpdate.received_at) < before,
-            col(ProcessedUpdate.handled_at).is_not(None),
-        )
+        .where(col(ProcessedUpdate.received_at) < before, which)
         .limit(limit)
     )
     result = await session.execute(

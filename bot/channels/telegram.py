@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
@@ -33,7 +35,7 @@ from telegram import (
     WebAppInfo,
 )
 from telegram.constants import ChatType, MessageEntityType, MessageLimit
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ExtBot
 
 from bot.channels.telegram_limits import Pacer, TelegramRateLimiter
@@ -59,6 +61,7 @@ from handlers.messages import (
     Unsupported,
 )
 from storage.models import Channel, User
+from storage.transient import is_transient
 
 WEBHOOK_PATH: Final = "/telegram/webhook"
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
@@ -137,6 +140,8 @@ class TelegramChannel:
             handle=self.handle,
             lane_of=lane_of,
             clock=services.clock,
+            owner=process_name,
+            transient=transient,
         )
         self.poller = PollerLease(
             services.database,
@@ -155,15 +160,13 @@ class TelegramChannel:
     # --- lifecycle -------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Connect (getMe), publish the command menu, set or clear the webhook, replay
-        updates a crash or stop left pending, and in polling mode start trying for the
-        poller lease (the process holding it polls)."""
+        """Connect (getMe), publish the command menu, start the inbox (it takes the
+        updates a crash or stop left pending, here or in another process), set or clear
+        the webhook, and in polling mode start trying for the poller lease (the process
+        holding it polls)."""
         await self.application.initialize()
         await publish_commands(self.bot, self.assistant.services.catalog)
-        # Older updates first: queued before any new one can arrive.
-        replayed = await self.inbox.replay()
-        if replayed:
-            log.info("handling %d Telegram update(s) left from before", replayed)
+        self.inbox.start()
         if self.settings.mode == "webhook":
             await self.bot.set_webhook(
                 self.webhook_url,
@@ -177,14 +180,14 @@ class TelegramChannel:
 
     async def stop(self, grace: float) -> None:
         """Stop taking updates (the poller lease freed at once), let those taken finish
-        within `grace` seconds (the rest stay recorded and are handled at the next start),
-        then disconnect."""
+        within `grace` seconds, release this process's lanes (another process takes what
+        is left at once), then disconnect."""
         if self._polling is not None:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
-        if not await self.inbox.drain(grace):
-            log.warning("stopped with Telegram updates unhandled; they run at the next start")
+        if not await self.inbox.stop(grace):
+            log.warning("stopped with Telegram updates unhandled; they stay in the inbox")
         await self.application.shutdown()
 
     def add_routes(self, app: web.Application) -> None:
@@ -211,7 +214,11 @@ class TelegramChannel:
     # --- one update ------------------------------------------------------------------
 
     async def handle(self, body: Body) -> None:
-        """Translate, let the core answer, render the answer."""
+        """Translate, let the core answer, render the answer. It raises only before the
+        conversation step committed (a download or the database failing: the inbox tries
+        the update again); once the step is committed a failure is logged and the update
+        counts as handled, as running the step again would answer a state that has moved
+        on (python-telegram-bot has already retried what it could)."""
         update = Update.de_json(body, self.bot)
         if update.callback_query is not None:
             await _answer(update.callback_query)
@@ -220,9 +227,18 @@ class TelegramChannel:
             return
         outbound = await self.assistant.handle(target.inbound)
         try:
-            await self.render(target.chat_id, outbound)
-        except Forbidden:
-            await self.assistant.mark_unreachable(Channel.TELEGRAM, target.inbound.user_key)
+            try:
+                await self.render(target.chat_id, outbound)
+            except Forbidden:
+                await self.assistant.mark_unreachable(Channel.TELEGRAM, target.inbound.user_key)
+        except Exception as err:  # noqa: BLE001  (the step is committed: see above)
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            log.warning(
+                "the answer to a Telegram update was not delivered: %s at %s:%s",
+                type(err).__name__,
+                Path(where.filename).name,
+                where.lineno,
+            )
 
     async def _translate(self, update: Update) -> _Target | None:
         user, chat = update.effective_user, update.effective_chat
@@ -361,6 +377,14 @@ async def publish_commands(bot: Bot, catalog: Catalog) -> None:
     for locale in MENU_LOCALES:
         commands = [BotCommand(name, text) for name, text in command_menu(catalog, locale)]
         await bot.set_my_commands(commands, language_code=None if locale == "ko" else locale)
+
+
+def transient(error: BaseException) -> bool:
+    """A database or network failure another try may get past; Telegram refusing a
+    request (`BadRequest`) is not one."""
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        return True
+    return is_transient(error)
 
 
 def lane_of(body: Body) -> str:

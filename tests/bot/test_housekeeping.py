@@ -62,3 +62,29 @@ async def test_tidy_keeps_pending_updates_and_valid_buttons(
     async with database.read() as session:
         kept_links = (await session.scalars(select(SecureLink.token_hash))).all()
     assert kept_links == [links.token_hash(live_link.token)]
+
+
+async def test_dead_updates_are_kept_a_while_then_forgotten(
+    database: Database, vault: Vault
+) -> None:
+    """A dead update (given up after failing as a bug) is kept sealed for the operator for
+    `UPDATE_MEMORY`, then deleted; a pending one is never forgotten."""
+    async with database.write() as session:
+        for name, when in (("old-dead", OLD), ("new-dead", NOW - timedelta(days=1))):
+            row_id = await updates.record(session, vault, Channel.TELEGRAM, name, b"{}", now=when)
+            assert row_id is not None
+            for _ in range(updates.MAX_ATTEMPTS):
+                await updates.failed(session, row_id=row_id, error="ValueError at x.py:1", now=when)
+        await updates.record(session, vault, Channel.TELEGRAM, "pending", b"{}", now=OLD)
+    tidied = await tidy(database, NOW)
+    assert tidied.updates == 1
+    async with database.read() as session:
+        left = sorted((await session.scalars(select(ProcessedUpdate.update_id))).all())
+        kept = (
+            await session.scalars(
+                select(ProcessedUpdate).where(ProcessedUpdate.update_id == "new-dead")
+            )
+        ).one()
+    assert left == ["new-dead", "pending"]
+    assert kept.dead_at is not None
+    assert kept.sealed is not None

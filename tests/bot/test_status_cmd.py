@@ -6,9 +6,15 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from storage import migrate, updates
+from storage.database import Database
+from storage.keyring import new_keyring
+from storage.models import Channel
+from storage.vault import Vault
 from tests.bot.processes import healthy, start_run, stop
 from tests.conftest import free_port
 
@@ -76,3 +82,34 @@ async def test_status_says_when_the_database_cannot_be_reached(tmp_path: Path) -
     assert code == 1
     assert "Traceback" not in err
     assert err.startswith("certmate status: database postgresql+asyncpg://nobody@127.0.0.1")
+
+
+async def test_status_counts_dead_updates_for_the_operator(tmp_path: Path) -> None:
+    """An update given up after failing as a bug 3 times is counted, with when and its
+    error's kind (type and place, never a message), and never as pending."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'certmate.db'}"
+    vault = Vault(new_keyring())
+    database = Database.connect(url)
+    now = datetime.now(UTC)
+    try:
+        await migrate.upgrade(database)
+        async with database.write() as session:
+            row_id = await updates.record(session, vault, Channel.TELEGRAM, "9", b"{}", now=now)
+            assert row_id is not None
+            for _ in range(updates.MAX_ATTEMPTS):
+                await updates.failed(session, row_id=row_id, error="ValueError at x.py:7", now=now)
+    finally:
+        await database.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+    env["CERTMATE_DATABASE__URL"] = url
+    code, out = await _status(tmp_path, env, "--json")
+    assert code == 0, out
+    seen = json.loads(out)["updates"]
+    assert seen["pending"] == {}
+    assert seen["dead"] == 1
+    assert seen["dead_errors"] == {"ValueError at x.py:7": 1}
+    assert seen["oldest_dead_at"] is not None
+    code, text = await _status(tmp_path, env)
+    assert code == 0
+    assert "dead: 1" in text
+    assert "ValueError at x.py:7 x1" in text

@@ -13,12 +13,14 @@ import logging
 import zipfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 from sqlmodel import select
 
 from bot.app import notifiers
@@ -36,7 +38,7 @@ from bot.reminders.sweep import Sweeper
 from bot.web import Server, build_app
 from handlers.messages import Choice, Reply
 from storage import users
-from storage.models import Channel, ProcessedUpdate, User
+from storage.models import Channel, Lease, ProcessedUpdate, User
 from tests import factory
 from tests.bot.raw_http import raw_post
 from tests.conftest import Holder
@@ -496,7 +498,8 @@ async def test_an_update_recorded_before_a_crash_is_handled_at_the_next_start(
     api: FakeBotApi, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The webhook answered 200 (so Telegram will not resend), then the process died
-    before handling it: the next start handles it from the inbox, once."""
+    before handling it: once its lane's lease has run out, the next start handles it
+    from the inbox, once."""
     crashed = _channel(world, api, mode="webhook")
     await crashed.application.initialize()
     stuck = asyncio.Event()
@@ -516,6 +519,8 @@ async def test_an_update_recorded_before_a_crash_is_handled_at_the_next_start(
     assert row.handled_at is None
     assert row.sealed is not None
     assert b"/help" not in row.sealed  # the body waits sealed, like every secret
+    async with world.database.write() as session:  # the dead holder's lane lease runs out
+        await session.execute(sa.update(Lease).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
 
     monkeypatch.undo()
     world.restart()
