@@ -51,6 +51,7 @@ from typing import Any, Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.metrics import Metrics
 from handlers.services import Clock
 from storage import lanes, updates
 from storage.database import Database
@@ -123,8 +124,11 @@ class Inbox:
         lease: timedelta = LANE_LEASE,
         sweep_every: float = SWEEP_EVERY,
         transient: Transient = is_transient,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
+        self._metrics = metrics or Metrics()
+        self._label = {"channel": channel.value}
         self.vault = vault
         self.channel = channel
         self.owner = owner or f"inbox:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -295,6 +299,7 @@ class Inbox:
                 for arrival, row_id in zip(batch, row_ids, strict=True)
                 if row_id is not None
             }
+            self._metrics.updates_received.labels(**self._label).inc(len(bodies))
             for lane in dict.fromkeys(keys):
                 if lane not in held:
                     continue  # its holder handles it when it has finished what it has
@@ -386,12 +391,14 @@ class Inbox:
                         where,
                         delay,
                     )
+                    self._metrics.updates_retried.labels(**self._label).inc()
                     await asyncio.sleep(delay)
                     continue
                 dead = await self._write(
                     partial(updates.failed, row_id=row_id, error=where, now=self._clock())
                 )
                 if dead:
+                    self._metrics.updates_dead.labels(**self._label).inc()
                     log.warning(
                         "a %s update could not be handled (%s): given up after %d tries,"
                         " kept for the operator",
@@ -401,8 +408,10 @@ class Inbox:
                     )
                     return False
                 log.warning("a %s update failed (%s); trying again", self.channel.value, where)
+                self._metrics.updates_retried.labels(**self._label).inc()
                 await asyncio.sleep(BUG_BACKOFF)
                 continue
+            self._metrics.updates_handled.labels(**self._label).inc()
             return True
 
     async def _write(self, step: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -317,6 +317,7 @@ def _telegram(
         upload_limit=settings.limits.upload_bytes,
         webhook_url=settings.telegram_webhook_url,
         process_name=name,
+        metrics=metrics,
     )
     if settings.telegram.mode == "webhook":
         channel.add_routes(app)

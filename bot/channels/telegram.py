@@ -126,6 +126,7 @@ class TelegramChannel:
         upload_limit: int,
         webhook_url: str,
         process_name: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.application = application
         self.assistant = assistant
@@ -142,6 +143,7 @@ class TelegramChannel:
             clock=services.clock,
             owner=process_name,
             transient=transient,
+            metrics=metrics,
         )
         self.poller = PollerLease(
             services.database,

@@ -13,6 +13,7 @@ from sqlalchemy import exc
 from sqlmodel import select
 
 from bot.inbox import Body, Inbox
+from bot.metrics import Metrics
 from storage.database import Database
 from storage.models import Channel, ProcessedUpdate
 from storage.overview import overview
@@ -234,3 +235,40 @@ async def test_an_update_recorded_for_a_busy_lane_elsewhere_is_not_stranded(
     assert handled == ["1", "2"]
     await a.stop(1)
     await b.stop(1)
+
+
+async def test_the_inbox_counts_what_it_received_handled_retried_and_gave_up(
+    database: Database, vault: Vault
+) -> None:
+    """/metrics' update counters move with the inbox: a duplicate delivery is not
+    received twice, a transient failure is one retry, a bug's two retries and its death
+    are counted, and only updates handled to the end are `handled`."""
+    failed_once = False
+
+    async def handle(body: Body) -> None:
+        nonlocal failed_once
+        if body["n"] == 2 and not failed_once:
+            failed_once = True
+            raise exc.OperationalError("INSERT", {}, OSError(28, "No space left on device"))
+        if body["n"] == 3:
+            raise ValueError("a bug")
+
+    metrics = Metrics()
+    inbox = Inbox(
+        database, vault, Channel.TELEGRAM, handle=handle, lane_of=_lane, clock=_clock,
+        owner="a", sweep_every=60.0, metrics=metrics,
+    )  # fmt: skip
+    for n in (1, 2, 3):
+        assert await inbox.receive(str(n), {"user": 7, "n": n})
+    assert not await inbox.receive("1", {"user": 7, "n": 1})  # delivered again: dropped
+    assert await inbox.drain(20)
+    await inbox.stop(1)
+
+    def value(name: str) -> float:
+        sample = metrics.registry.get_sample_value(name, {"channel": "telegram"})
+        return sample or 0.0
+
+    assert value("certmate_updates_received_total") == 3
+    assert value("certmate_updates_handled_total") == 2
+    assert value("certmate_updates_retried_total") == 1 + 2
+    assert value("certmate_updates_dead_total") == 1
