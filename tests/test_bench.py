@@ -88,3 +88,16 @@ def test_kakao_skill_benchmark_runs_certmate_and_the_bare_endpoint() -> None:
         figures["certmate_per_s"] / figures["bare_per_s"], abs=0.0006
     )
     assert figures["certmate_p99_ms"] < 5_000, figures  # Kakao gives a skill 5 seconds
+
+
+def test_cluster_scaling_benchmark_runs_one_and_two_processes_behind_haproxy() -> None:
+    """bench/cluster_scaling.py (short form): the skill load through a real HAProxy to
+    one, then two `certmate run` on PostgreSQL; every request answered, the ratio
+    reported (the goal, 1.6 on two cores, is for the full run on a quiet machine)."""
+    figures = _run("cluster_scaling.py", "--requests", "320", timeout=240)
+    assert figures["requests"] == 320
+    assert figures["one_per_s"] > 0, figures
+    assert figures["two_per_s"] > 0, figures
+    assert figures["ratio"] == pytest.approx(
+        figures["two_per_s"] / figures["one_per_s"], abs=0.0006
+    )
