@@ -144,9 +144,7 @@ async def _run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
         deadline = loop.time() + STOP_GRACE.total_seconds()
-        sweeper.stop()  # a running sweep sends no more and gives back what it claimed
-        scheduler.pause()  # starts no job; shutting down now would cancel the running one
-        await server.stop()  # no new webhook updates; requests in flight are answered
+        await _stop_taking(sweeper, scheduler, server, telegram)
         # The sweep's last sends need the channels open: end it first (updates in hand
         # go on being handled meanwhile), then close the channels.
         await _end_jobs(jobs, scheduler, max(deadline - loop.time() - 3, 0.1))
@@ -158,6 +156,20 @@ async def _run(settings: Settings) -> None:
     finally:
         await client.close()
         await database.close()
+
+
+async def _stop_taking(
+    sweeper: Sweeper,
+    scheduler: AsyncIOScheduler,
+    server: Server,
+    telegram: TelegramChannel | None,
+) -> None:
+    """The first moments of a stop: no new work is taken, work in hand goes on."""
+    sweeper.stop()  # a running sweep sends no more and gives back what it claimed
+    scheduler.pause()  # starts no job; shutting down now would cancel the running one
+    await server.stop()  # no new webhook updates; requests in flight are answered
+    if telegram is not None:
+        await telegram.stop_polling()  # another process may poll at once
 
 
 async def _end_jobs(jobs: _Jobs, scheduler: AsyncIOScheduler, within: float) -> None:

@@ -184,13 +184,18 @@ class TelegramChannel:
         """Stop taking updates (the poller lease freed at once), let those taken finish
         within `grace` seconds, release this process's lanes (another process takes what
         is left at once), then disconnect."""
+        await self.stop_polling()
+        if not await self.inbox.stop(grace):
+            log.warning("stopped with Telegram updates unhandled; they stay in the inbox")
+        await self.application.shutdown()
+
+    async def stop_polling(self) -> None:
+        """Take no more updates from Telegram: the poller lease is freed at once, so
+        another process polls within one try."""
         if self._polling is not None:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
-        if not await self.inbox.stop(grace):
-            log.warning("stopped with Telegram updates unhandled; they stay in the inbox")
-        await self.application.shutdown()
 
     def add_routes(self, app: web.Application) -> None:
         """The webhook route on the shared HTTP server."""
