@@ -42,7 +42,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 unit: $(VENV)/.installed-dev debian-packages
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 # Debian packages the tests drive for real: Chromium (the secure page in a browser) and
 # HAProxy (several `certmate run` behind a load balancer). Installed when missing (root,
