@@ -30,6 +30,10 @@ from telegram.ext import BaseRateLimiter
 from bot.metrics import Metrics
 
 CHAT_BURST: Final = 3
+CHAT_GUARD: Final = 0.2
+"""Seconds added between a chat's messages after its burst: a burst that leaves late
+would otherwise still be inside Telegram's second when the next message comes on time.
+A chat's long stream goes at one message every 1.2 s instead of 1."""
 MARGIN: Final = 0.97
 """The overall schedule runs 3% under the limit: a send leaves a little after its slot
 (a busy event loop, a database round trip for a shared slot, the network), and sends
@@ -142,7 +146,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
     ) -> None:
         self.metrics = metrics if metrics is not None else Metrics()
         self.interval = 1.0 / (per_second * MARGIN)
-        self.chat_interval = 1.0 / chat_per_second
+        self.chat_interval = 1.0 / chat_per_second + CHAT_GUARD
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.pacer: Pacer = pacer or LocalPacer(clock)
