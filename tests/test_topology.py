@@ -9,7 +9,6 @@ the long one (more users, a kill -9 and a rolling restart) is `slow`.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from collections.abc import AsyncIterator
@@ -29,14 +28,13 @@ from storage.database import Database
 from storage.models import Channel, Reminder, ReminderStatus
 from tests.balancer import Balancer
 from tests.bot.kakao_site import BOT_ID, SECRET, SKILL_PATH, skill_payload, texts
-from tests.bot.processes import healthy
+from tests.bot.processes import WEBHOOK_SECRET, healthy, telegram_webhook_env
 from tests.conftest import PostgresDatabases, free_port
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fake_telegram import FakeBotApi
 from tests.reminders.conftest import seed
 
 REMINDED = 1_000_000
 """The first seeded user's id and chat id (the users who only get a reminder)."""
-WEBHOOK_SECRET = "topology-test-secret"  # noqa: S105  (a test's own webhook secret)
 STEPS = ("/start", "/help", "/certs")
 MARKERS = ("어떤 기기에서", "이렇게 도와드릴 수 있어요", "등록된 인증서가 없어요")
 """What the reply to each step says (catalog: start.ask_platform, help.text, certs.none)."""
@@ -78,16 +76,10 @@ async def cluster(
     tmp_path: Path, database_url: str, api: FakeBotApi, size: int
 ) -> AsyncIterator[tuple[Cluster, Balancer]]:
     ports = [free_port() for _ in range(size)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+    env = telegram_webhook_env(api)
     env |= {
         "CERTMATE_DATABASE__URL": database_url,
         "CERTMATE_VAULT__KEY_FILE": str(tmp_path / "master.key"),
-        "CERTMATE_TELEGRAM__TOKEN": TOKEN,
-        "CERTMATE_TELEGRAM__MODE": "webhook",
-        "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
-        "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
-        "CERTMATE_TELEGRAM__SECRET_TOKEN": WEBHOOK_SECRET,
-        "CERTMATE_TELEGRAM__WEBHOOK_URL": "https://certmate.example/telegram/webhook",
         "CERTMATE_KAKAO__ENABLED": "true",
         "CERTMATE_KAKAO__SECRET": SECRET,
         "CERTMATE_KAKAO__BOT_IDS": BOT_ID,

@@ -4,6 +4,7 @@ serves, stop it with SIGTERM."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import time
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 
 from storage.database import Database
 from storage.models import Lease
+from tests.fake_telegram import TOKEN, FakeBotApi
 
 
 async def start_run(folder: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
@@ -66,3 +68,26 @@ async def expire_leases(database_url: str) -> None:
             )
     finally:
         await database.close()
+
+
+WEBHOOK_SECRET = "s3cret-for-tests"  # noqa: S105  (the tests' webhook secret)
+
+
+def telegram_env(api: FakeBotApi) -> dict[str, str]:
+    """The environment of a `certmate run` polling the fake Bot API: this one's without
+    any `CERTMATE_*` setting, plus the bot's token and the fake's addresses."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+    return env | {
+        "CERTMATE_TELEGRAM__TOKEN": TOKEN,
+        "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
+        "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
+    }
+
+
+def telegram_webhook_env(api: FakeBotApi) -> dict[str, str]:
+    """As `telegram_env`, in webhook mode with `WEBHOOK_SECRET`."""
+    return telegram_env(api) | {
+        "CERTMATE_TELEGRAM__MODE": "webhook",
+        "CERTMATE_TELEGRAM__WEBHOOK_URL": "https://certmate.example/telegram/webhook",
+        "CERTMATE_TELEGRAM__SECRET_TOKEN": WEBHOOK_SECRET,
+    }

@@ -5,7 +5,6 @@ answered exactly once, each user's in order, through a database outage and a sto
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -19,12 +18,11 @@ from sqlmodel import select
 
 from storage.database import Database
 from storage.models import ProcessedUpdate
-from tests.bot.processes import healthy, start_run, stop
+from tests.bot.processes import WEBHOOK_SECRET, healthy, start_run, stop, telegram_webhook_env
 from tests.conftest import PostgresDatabases, free_port
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fake_telegram import FakeBotApi
 from tests.faults import FlakyProxy
 
-SECRET = "s3cret-for-tests"  # noqa: S105  (a test webhook secret)
 HELP = "이렇게 도와드릴 수 있어요"
 
 
@@ -41,7 +39,7 @@ class Node:
         while True:
             try:
                 async with http.post(
-                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
                 ) as response:
                     if response.status == 200:
                         return
@@ -56,16 +54,7 @@ async def cluster(
 ) -> AsyncIterator[tuple[dict[str, str], list[Node]]]:
     """The environment of the processes, and the list of those started (stopped at the
     end, each asserted to exit 0)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
-    env |= {
-        "CERTMATE_TELEGRAM__TOKEN": TOKEN,
-        "CERTMATE_TELEGRAM__MODE": "webhook",
-        "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
-        "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
-        "CERTMATE_TELEGRAM__WEBHOOK_URL": "https://certmate.example/telegram/webhook",
-        "CERTMATE_TELEGRAM__SECRET_TOKEN": SECRET,
-        "CERTMATE_DATABASE__URL": database_url,
-    }
+    env = telegram_webhook_env(api) | {"CERTMATE_DATABASE__URL": database_url}
     nodes: list[Node] = []
     try:
         yield env, nodes

@@ -13,7 +13,15 @@ from pathlib import Path
 import aiohttp
 
 from tests import factory
-from tests.bot.processes import expire_leases, healthy, start_run, stop
+from tests.bot.processes import (
+    WEBHOOK_SECRET,
+    expire_leases,
+    healthy,
+    start_run,
+    stop,
+    telegram_env,
+    telegram_webhook_env,
+)
 from tests.conftest import Holder, free_port
 from tests.fake_telegram import TOKEN, FakeBotApi
 
@@ -82,18 +90,10 @@ async def test_a_webhook_update_survives_sigkill_after_its_200(tmp_path: Path) -
     from the inbox: the user gets their answer exactly once, nothing was lost."""
     async with FakeBotApi() as api:
         port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
-        env |= {
-            "CERTMATE_TELEGRAM__TOKEN": TOKEN,
-            "CERTMATE_TELEGRAM__MODE": "webhook",
-            "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
-            "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
-            "CERTMATE_TELEGRAM__WEBHOOK_URL": "https://certmate.example/telegram/webhook",
-            "CERTMATE_TELEGRAM__SECRET_TOKEN": "s3cret-for-tests",
-            "CERTMATE_HTTP__PORT": str(port),
-        }
+        env = telegram_webhook_env(api)
+        env["CERTMATE_HTTP__PORT"] = str(port)
         url = f"http://127.0.0.1:{port}/telegram/webhook"
-        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-for-tests"}
+        headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
         first = await start_run(tmp_path, env)
         try:
             await healthy(port, first)
@@ -144,7 +144,7 @@ async def test_run_delivers_a_due_reminder_through_telegram(
     )
     key = factory.seed_cbc_sha1_key(holder.plain, factory.PASSWORD)
     async with FakeBotApi() as api:
-        env = _telegram_env(api)
+        env = telegram_env(api) | {"CERTMATE_HTTP__PORT": str(free_port())}
         env["CERTMATE_REMINDERS__QUIET_START"] = env["CERTMATE_REMINDERS__QUIET_END"] = "00:00"
         first = await start_run(tmp_path, env)
         try:
@@ -169,21 +169,10 @@ async def test_run_delivers_a_due_reminder_through_telegram(
         assert reminder.get("reply_markup")
 
 
-def _telegram_env(api: FakeBotApi) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
-    env |= {
-        "CERTMATE_TELEGRAM__TOKEN": TOKEN,
-        "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
-        "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
-        "CERTMATE_HTTP__PORT": str(free_port()),
-    }
-    return env
-
-
 async def test_run_with_a_wrong_token_says_so_and_exits_1(tmp_path: Path) -> None:
     """Telegram refuses the token (401): one clear line, exit status 1, no traceback."""
     async with FakeBotApi() as api:
-        env = _telegram_env(api)
+        env = telegram_env(api) | {"CERTMATE_HTTP__PORT": str(free_port())}
         env["CERTMATE_TELEGRAM__TOKEN"] = "999:wrong"  # noqa: S105  (a refused one)
         process = await start_run(tmp_path, env)
         _out, err = await asyncio.wait_for(process.communicate(), timeout=60)

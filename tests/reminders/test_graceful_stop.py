@@ -4,7 +4,6 @@ local fake Bot API at the edge)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import time
@@ -16,8 +15,9 @@ import sqlalchemy as sa
 from storage import migrate
 from storage.database import Database
 from storage.models import Channel, Reminder, ReminderStatus
+from tests.bot.processes import telegram_env
 from tests.conftest import free_port
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fake_telegram import FakeBotApi
 from tests.reminders.conftest import seed
 
 USERS = 300
@@ -35,13 +35,10 @@ async def test_sigterm_mid_sweep_marks_what_was_sent_and_releases_the_rest(
     expiry = datetime.now(UTC) + timedelta(days=20)  # the D-30 slot is due, nothing else
     await seed(database, USERS, channel=Channel.TELEGRAM, expiry=expiry, key_prefix="")
     async with FakeBotApi() as api:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CERTMATE_")}
+        env = telegram_env(api)
         env |= {
             "CERTMATE_DATABASE__URL": database_url,
             "CERTMATE_VAULT__KEY_FILE": str(tmp_path / "master.key"),
-            "CERTMATE_TELEGRAM__TOKEN": TOKEN,
-            "CERTMATE_TELEGRAM__BASE_URL": api.base_url,
-            "CERTMATE_TELEGRAM__BASE_FILE_URL": api.base_file_url,
             "CERTMATE_HTTP__PORT": str(free_port()),
             "CERTMATE_REMINDERS__QUIET_START": "00:00",  # no quiet hours, whatever the hour
             "CERTMATE_REMINDERS__QUIET_END": "00:00",
