@@ -83,6 +83,11 @@ class Metrics:
             "429 answers from Telegram that were waited out",
             registry=on,
         )
+        self.telegram_slots_missed = Counter(
+            "certmate_telegram_slots_missed",
+            "Sending slots this process woke too late for, so booked again",
+            registry=on,
+        )
         self.telegram_send_queue = Gauge(
             "certmate_telegram_send_queue",
             "Sends waiting for their pacing slot right now",

@@ -50,7 +50,7 @@ async def reserve(database: Database, key: str, interval: float, tolerance: floa
 
 
 async def hold(database: Database, key: str, seconds: float) -> None:
-    """No slot of `key` for the next `seconds`."""
+    """Move the next slot of `key` to at least `seconds` from now."""
     async with database.engine.begin() as connection:
         await connection.execute(_HOLD, {"key": key, "seconds": seconds})
 

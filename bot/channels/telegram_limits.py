@@ -9,7 +9,9 @@ once, a longer stream one a second) and then of the overall schedule (evenly
 spaced, no burst), so a reminder run to thousands of users keeps the rate
 without a single 429. The schedules live in a `Pacer`: in this process
 (`LocalPacer`), or in PostgreSQL (`bot.pacing.DatabasePacer`) when several
-processes share one bot, since Telegram's limits are per bot. When Telegram
+processes share one bot, since Telegram's limits are per bot. A send that
+wakes too late for its slot (a stalled event loop) books a new one rather
+than leave in a bunch with the others it missed. When Telegram
 answers 429 anyway, every send waits the `retry_after` it asked for, then
 the request is made again; network errors are retried with exponential
 backoff. Both are bounded by `max_attempts`.
@@ -39,6 +41,14 @@ MARGIN: Final = 0.97
 (a busy event loop, a database round trip for a shared slot, the network), and sends
 that leave late bunch up; the margin absorbs that, so Telegram never sees more than
 its limit in any second."""
+LATE: Final = 0.5
+"""Overall slots a send may leave after its own before the slot counts as missed and a
+new one is booked: a process whose event loop stalled would otherwise send every message
+whose slot passed meanwhile at once, and that bunch (with the sends of the other
+processes on time) is more than Telegram allows in one second."""
+REBOOKS: Final = 3
+"""Missed slots after which a send goes anyway (a process stalled that often is
+better sending than starving its users)."""
 PACED: Final = frozenset(
     {
         "sendmessage",
@@ -92,7 +102,9 @@ class Pacer(Protocol):
         ...
 
     async def hold(self, key: str, seconds: float) -> None:
-        """No slot of `key` for the next `seconds` (Telegram asked to wait)."""
+        """Move the next slot of `key` to at least `seconds` from now: Telegram asked to
+        wait, or a message leaves that late. (A schedule with a burst still lets its
+        burst go just before that slot, as after any slot.)"""
         ...
 
 
@@ -150,6 +162,7 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.pacer: Pacer = pacer or LocalPacer(clock)
+        self._clock = clock
         self._sleep = sleep
         self.retried_after = 0
         """How many 429 answers were waited out (visible in tests and benchmarks)."""
@@ -203,12 +216,26 @@ class TelegramRateLimiter(BaseRateLimiter[None]):
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _take_slot(self, chat: str) -> None:
-        wait = await self.pacer.reserve(f"{OVERALL}:{chat}", self.chat_interval, CHAT_BURST)
+        """Book the chat's slot and wait for it, then the overall one (see `_overall_slot`).
+        When the overall queue makes the message leave later than its chat slot, the
+        chat's schedule is moved to count from when it really leaves: else the chat's next
+        messages, booked from the earlier slot, would follow it at once (a 429 for that
+        chat)."""
+        key = f"{OVERALL}:{chat}"
+        wait = await self.pacer.reserve(key, self.chat_interval, CHAT_BURST)
         if wait:
             await self._sleep(wait)
-        wait = await self.pacer.reserve(OVERALL, self.interval, 1)
-        if wait:
-            await self._sleep(wait)
+        for _ in range(REBOOKS):
+            wait = await self.pacer.reserve(OVERALL, self.interval, 1)
+            slot = self._clock() + wait  # never early: the booking's way back is counted
+            if wait > CHAT_GUARD:
+                await self.pacer.hold(key, wait + self.chat_interval)
+            if (rest := slot - self._clock()) > 0:
+                await self._sleep(rest)
+            if not wait or self._clock() - slot <= LATE * self.interval:
+                return  # on time, or the schedule was idle (no one to bunch with)
+            self.metrics.telegram_slots_missed.inc()
+        log.warning("a send missed %d pacing slots in a row; sending now", REBOOKS)
 
 
 def _seconds(err: RetryAfter) -> float:

@@ -1,10 +1,14 @@
-"""The Telegram sender's pacing and retries, on a fake clock (no real waiting)."""
+"""The Telegram sender's pacing and retries, on a fake clock (no real waiting) but for a
+stalled event loop, which takes real time."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from time import monotonic
+from time import sleep as block_the_loop
 from typing import Any
 
 import pytest
@@ -14,6 +18,7 @@ from bot.channels.telegram_limits import (
     CHAT_BURST,
     CHAT_GUARD,
     MARGIN,
+    OVERALL,
     Schedule,
     TelegramRateLimiter,
 )
@@ -73,6 +78,59 @@ async def test_one_chat_gets_a_burst_then_one_a_second_and_its_guard() -> None:
         await _send(limiter, time, 7, sent)
     assert sent[CHAT_BURST - 1] < 0.1  # the burst goes at once (overall spacing only)
     assert sent[-1] - sent[CHAT_BURST - 1] == pytest.approx(3 * (1 + CHAT_GUARD), abs=0.1)
+
+
+def _within_telegrams_chat_limit(sent: list[float]) -> bool:
+    """The fake Bot API's per-chat rule at 1/s: at most 3 sends in any 0.95 s and
+    3 + 3 in any 3 s."""
+    return all(
+        sum(t <= s < t + 0.95 for s in sent) <= CHAT_BURST
+        and sum(t <= s < t + 3 for s in sent) <= CHAT_BURST + 3
+        for t in sent
+    )
+
+
+async def test_a_chat_behind_a_long_overall_queue_keeps_its_own_pace() -> None:
+    """Other processes have booked the next two seconds of the overall schedule (a
+    reminder run) when a chat's six messages come: the first leaves after that queue, and
+    the chat's next ones count from when it left, not from its earlier chat slot (they
+    used to follow it at once, four and more in one second: a 429)."""
+    time = FakeTime()
+    limiter = _limiter(time, per_second=30, chat_per_second=1)
+    for _ in range(60):
+        await limiter.pacer.reserve(OVERALL, limiter.interval, 1)
+    sent: list[float] = []
+    for _ in range(6):
+        await _send(limiter, time, 7, sent)
+    assert sent[0] == pytest.approx(60 / (30 * MARGIN))
+    assert _within_telegrams_chat_limit(sent), sent
+
+
+async def test_a_stalled_event_loop_does_not_send_its_missed_slots_at_once() -> None:
+    """Real time: 70 sends to 70 chats at 30/s queue for about two and a half seconds,
+    and the event loop stalls for 0.4 s in the middle (a busy process). The sends whose
+    slots passed meanwhile book new ones instead of leaving together, so no 0.95 s
+    holds more than Telegram's 30 (the fake Bot API's rule); they used to leave in one
+    bunch of a dozen."""
+    limiter = TelegramRateLimiter(per_second=30)
+    sent: list[float] = []
+
+    async def send(chat: int) -> None:
+        async def call() -> bool:
+            sent.append(monotonic())
+            return True
+
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": chat}, None)
+
+    async def stall() -> None:
+        await asyncio.sleep(1.0)
+        block_the_loop(0.4)  # noqa: ASYNC251  (the stall is the point)
+
+    await asyncio.gather(stall(), *(send(chat) for chat in range(70)))
+    assert len(sent) == 70
+    assert max(sum(t <= s < t + 0.95 for s in sent) for t in sent) <= 30, sent
+    missed = limiter.metrics.registry.get_sample_value("certmate_telegram_slots_missed_total")
+    assert missed, "no slot was missed: the stall did not test anything"
 
 
 async def test_retry_after_is_waited_and_the_request_made_again() -> None:
