@@ -173,6 +173,11 @@ class TelegramSettings:
         return digest[:48]
 
 
+MAX_DRAIN_SECONDS: Final = 5
+MAY_BE_ZERO: Final = frozenset({"[http] drain_seconds"})
+"""Whole-number settings where 0 means "off"; every other must be at least 1."""
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """`[http]`: the one HTTP server (Telegram webhook, Kakao skill, upload page, /healthz)."""
@@ -193,8 +198,17 @@ class HttpSettings:
     """Reverse proxies (addresses or networks) whose X-Forwarded-For names the client."""
     metrics_from: tuple[str, ...] = ("127.0.0.1", "::1")
     """Clients (addresses or networks) that may read /metrics; empty: /metrics is off."""
+    drain_seconds: int = 0
+    """On a stop, seconds /healthz answers 503 while requests are still served, before the
+    port closes: behind a load balancer, more than its health check interval times its
+    fall count, so it stops sending requests here first (0: close at once)."""
 
     def __post_init__(self) -> None:
+        if not 0 <= self.drain_seconds <= MAX_DRAIN_SECONDS:
+            raise ConfigError(
+                f"[http] drain_seconds must be between 0 and {MAX_DRAIN_SECONDS} (a stop"
+                " has 10 seconds in all)"
+            )
         for name in ("trusted_proxies", "metrics_from"):
             for network in getattr(self, name):
                 try:
@@ -396,11 +410,12 @@ def _build_section(section: str, kind: type[Any], values: dict[str, Any]) -> Any
     for key, value in values.items():
         if key not in known:
             raise ConfigError(f"unknown setting [{section}] {key}")
-        converted[key] = _convert(f"[{section}] {key}", hints[key], value)
+        where = f"[{section}] {key}"
+        converted[key] = _convert(where, hints[key], value, 0 if where in MAY_BE_ZERO else 1)
     return kind(**converted)
 
 
-def _convert(where: str, kind: Any, value: Any) -> Any:
+def _convert(where: str, kind: Any, value: Any, minimum: int) -> Any:
     if isinstance(value, _EnvValue):
         where = f"{value.variable} ({where})"
         value = _from_text(where, kind, value.text)
@@ -418,8 +433,8 @@ def _convert(where: str, kind: Any, value: Any) -> Any:
         return value
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{where} must be a whole number")
-    if kind is int and value < 1:
-        raise ConfigError(f"{where} must be at least 1")
+    if kind is int and value < minimum:
+        raise ConfigError(f"{where} must be at least {minimum}")
     if kind in (tuple[int, ...], tuple[str, ...]):
         return _convert_list(where, kind, value)
     return value

@@ -127,6 +127,7 @@ async def _run(settings: Settings) -> None:
             settings.http.host,
             settings.http.port,
             header_timeout=settings.http.header_timeout,
+            drain_seconds=settings.http.drain_seconds,
         )
         await server.start()
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
@@ -167,6 +168,7 @@ async def _stop_taking(
     """The first moments of a stop: no new work is taken, work in hand goes on."""
     sweeper.stop()  # a running sweep sends no more and gives back what it claimed
     scheduler.pause()  # starts no job; shutting down now would cancel the running one
+    await server.drain()  # the balancer's checks fail first; requests still answered
     await server.stop()  # no new webhook updates; requests in flight are answered
     if telegram is not None:
         await telegram.stop_polling()  # another process may poll at once

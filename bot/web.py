@@ -48,6 +48,7 @@ _SETTINGS_KEY: Final = web.AppKey("http_settings", HttpSettings)
 _PROXIES_KEY: Final = web.AppKey("trusted_proxies", tuple[IPNetwork, ...])
 _METRICS_KEY: Final = web.AppKey("metrics", Metrics)
 _CHECK_KEY: Final = web.AppKey("database_check", DatabaseCheck)
+_STOPPING_KEY: Final = web.AppKey("stopping", asyncio.Event)
 HEALTHZ: Final = "/healthz"
 METRICS: Final = "/metrics"
 
@@ -112,13 +113,17 @@ def build_app(
     app[_METRICS_KEY] = metrics if metrics is not None else Metrics()
     if database is not None:
         app[_CHECK_KEY] = DatabaseCheck(database, clock)
+    app[_STOPPING_KEY] = asyncio.Event()
     app.router.add_get(HEALTHZ, _healthz)
     app.router.add_get(METRICS, _metrics)
     return app
 
 
 async def _healthz(request: web.Request) -> web.Response:
-    """200 when the database answers `SELECT 1` in time, else 503 naming how it fails."""
+    """200 when the database answers `SELECT 1` in time, else 503 naming how it fails;
+    503 "stopping" once the process drains before a stop."""
+    if request.app[_STOPPING_KEY].is_set():
+        return web.json_response({"ok": False, "stopping": True}, status=503)
     check = request.app.get(_CHECK_KEY)
     if check is None:
         return web.json_response({"ok": True})
@@ -239,12 +244,19 @@ class Server:
     after connecting (or after its last answer) is closed."""
 
     def __init__(
-        self, app: web.Application, host: str, port: int, *, header_timeout: float = 10.0
+        self,
+        app: web.Application,
+        host: str,
+        port: int,
+        *,
+        header_timeout: float = 10.0,
+        drain_seconds: float = 0,
     ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.header_timeout = header_timeout
+        self.drain_seconds = drain_seconds
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
@@ -265,6 +277,15 @@ class Server:
         sockets = self._runner.addresses
         if sockets and self.port == 0:
             self.port = int(sockets[0][1])
+
+    async def drain(self) -> None:
+        """For `drain_seconds`, `/healthz` answers 503 "stopping" while every other
+        request is still served: a load balancer's health checks take the process out of
+        rotation before its port closes, so no request is cut on a connection it was
+        about to reuse (for an app from `build_app`)."""
+        if self.drain_seconds > 0:
+            self.app[_STOPPING_KEY].set()
+            await asyncio.sleep(self.drain_seconds)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import sqlalchemy as sa
+from sqlmodel import col
 
 from storage.database import Database
 from storage.models import Lease
@@ -56,6 +57,22 @@ async def stop(process: asyncio.subprocess.Process) -> str:
         raise
     assert process.returncode == 0, err.decode()
     return err.decode()
+
+
+async def expire_leases_of(database_url: str, pid: int) -> set[str]:
+    """The leases of the process `pid` (killed) run out now, as they would a minute
+    later; the names of the lanes it held (`lane:<channel>:<user>`)."""
+    database = Database.connect(database_url)
+    mine = col(Lease.owner).like(f"%:{pid}:%")
+    try:
+        async with database.write() as session:
+            held = set((await session.execute(sa.select(Lease.name).where(mine))).scalars())
+            await session.execute(
+                sa.update(Lease).where(mine).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
+            )
+    finally:
+        await database.close()
+    return held
 
 
 async def expire_leases(database_url: str) -> None:

@@ -16,7 +16,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.config import ConfigError, HttpSettings
+from bot.config import MAX_DRAIN_SECONDS, ConfigError, HttpSettings
+from bot.web import Server, build_app
 from bot.web_limits import MAX_TRACKED, Admission, RefusalLimiter, client_address
 from tests.bot.kakao_site import (
     SECRET,
@@ -27,6 +28,7 @@ from tests.bot.kakao_site import (
     skill_payload,
 )
 from tests.bot.raw_http import raw_exchange
+from tests.conftest import free_port
 
 USER = "web-user"
 SLOW = HttpSettings(header_timeout=1, body_timeout=1)
@@ -359,3 +361,36 @@ async def test_the_server_header_names_no_version(site: Site) -> None:
     for path in ("/healthz", "/u/nope", "/no/such/path", "/static/secure-page.js"):
         async with site.client.get(site.base + path) as response:
             assert response.headers["Server"] == "certmate", path
+
+
+# --- a stop behind a load balancer ----------------------------------------------------
+
+
+async def test_a_draining_server_fails_its_health_check_and_still_answers() -> None:
+    """A stop with `drain_seconds`: /healthz says 503 "stopping" (so a balancer's checks
+    take the process out) while other requests are still answered, then the port closes.
+    Without the drain, a rolling restart cut requests the balancer had already sent."""
+    port = free_port()
+    server = Server(build_app(HttpSettings()), "127.0.0.1", port, drain_seconds=1)
+    await server.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with aiohttp.ClientSession() as http:
+            assert (await _timed_get(http, base + "/healthz"))[0] == 200
+            draining = asyncio.create_task(server.drain())
+            await asyncio.sleep(0.2)
+            async with http.get(base + "/healthz") as response:
+                assert response.status == 503
+                assert await response.json() == {"ok": False, "stopping": True}
+            assert (await _timed_get(http, base + "/metrics"))[0] == 200
+            assert not draining.done()
+            await draining
+    finally:
+        await server.stop()
+
+
+def test_drain_seconds_is_bounded_by_the_stop_grace() -> None:
+    with pytest.raises(ConfigError, match="drain_seconds"):
+        HttpSettings(drain_seconds=MAX_DRAIN_SECONDS + 1)
+    with pytest.raises(ConfigError, match="drain_seconds"):
+        HttpSettings(drain_seconds=-1)
