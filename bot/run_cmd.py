@@ -42,13 +42,13 @@ from bot.app import (
 )
 from bot.channels.kakao import KakaoChannel
 from bot.channels.kakao_events import KakaoEventNotifier
+from bot.channels.pacer import Pacer
 from bot.channels.telegram import (
     TelegramChannel,
     TelegramNotifier,
     build_application,
     quiet_library_logs,
 )
-from bot.channels.telegram_limits import Pacer
 from bot.channels.telegram_poller import ROLE as POLLER_ROLE
 from bot.config import Settings
 from bot.metrics import Metrics
