@@ -63,7 +63,7 @@ from yarl import URL
 
 from bot.channels.kakao_render import truncate
 from bot.channels.pacer import LocalPacer, Pacer, Sleep
-from bot.config import KAKAO_EVENTS_PER_SECOND
+from bot.config import KAKAO_EVENTS_PER_SECOND, KakaoSettings
 from bot.reminders.notifiers import NotifierError, UserUnreachable
 from handlers.messages import Reply
 from storage.models import User
@@ -200,6 +200,22 @@ class KakaoEventNotifier:
         )
 
 
+def event_notifier(
+    settings: KakaoSettings, session: aiohttp.ClientSession, pacer: Pacer
+) -> KakaoEventNotifier:
+    """The notifier `[kakao]` describes (`event_api_key` set), pacing through `pacer`:
+    `run` and `remind` give it the pacer every process shares."""
+    return KakaoEventNotifier(
+        session,
+        api_key=settings.event_api_key,
+        bot_id=settings.event_bot,
+        event_name=settings.event_name,
+        base_url=settings.event_api_url,
+        per_second=settings.event_per_second,
+        pacer=pacer,
+    )
+
+
 def _task_id(user: User, answer: Any) -> str:
     """The task id of an accepted event; FAIL is about the one user sent."""
     outcome = answer.get("status") if isinstance(answer, dict) else None
@@ -235,4 +251,4 @@ def _hold_seconds(retry_after: str | None) -> float:
     return min(seconds, MAX_HOLD)
 
 
-__all__ = ["KakaoEventNotifier"]
+__all__ = ["KakaoEventNotifier", "event_notifier"]
