@@ -171,7 +171,9 @@ async def test_two_processes_keep_the_configured_rate_together(
     api: FakeKakaoEventApi, postgres_databases: PostgresDatabases
 ) -> None:
     """Two processes sending 20 reminders each at once, at 20/s configured: Kakao sees
-    20/s (within 10%), not 40/s, and no second holds more than 21 requests."""
+    20/s (within 10%), not 40/s, and no second holds more than 22 requests (21 on time;
+    a send that leaves late, as the first ones do while their connections open, may
+    bunch with the next)."""
     databases, url = await _processes(postgres_databases, 2)
     try:
         arrivals = await _send_at_once(api, [DatabasePacer(database) for database in databases])
@@ -183,7 +185,16 @@ async def test_two_processes_keep_the_configured_rate_together(
     assert len(arrivals) == 2 * PER_PROCESS
     assert rate(arrivals) == pytest.approx(RATE, rel=0.1)
     busiest = max(sum(1 for t in arrivals if start <= t <= start + 1) for start in arrivals)
-    assert busiest <= RATE + 1
+    assert busiest <= RATE + 2
+
+
+async def test_processes_pacing_alone_send_twice_the_rate(api: FakeKakaoEventApi) -> None:
+    """What the shared schedule answers: two processes each pacing in memory keep 20/s
+    each, so Kakao sees about 40/s."""
+    arrivals = await _send_at_once(api, [LocalPacer(), LocalPacer()])
+
+    assert len(arrivals) == 2 * PER_PROCESS
+    assert rate(arrivals) == pytest.approx(2 * RATE, rel=0.1)
 
 
 async def test_a_429_met_by_one_process_makes_the_other_wait(
