@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -231,6 +232,11 @@ class HttpSettings:
         return tuple(ipaddress.ip_network(n, strict=False) for n in self.metrics_from)
 
 
+KAKAO_EVENTS_PER_SECOND: Final = 5.0
+"""Kakao publishes no rate limit for its Event API: a cautious guess, reasoned in
+`bot.channels.kakao_events`."""
+
+
 @dataclass(frozen=True, slots=True)
 class KakaoSettings:
     """`[kakao]`: the KakaoTalk skill server. Kakao does not sign skill requests, so a
@@ -249,8 +255,12 @@ class KakaoSettings:
     """The bot id the Event API posts to; empty: the first of `bot_ids`."""
     event_name: str = "certmate_reminder"
     event_api_url: str = "https://bot-api.kakao.com"
+    event_per_second: float = KAKAO_EVENTS_PER_SECOND
+    """Event API requests a second, for all processes together."""
 
     def __post_init__(self) -> None:
+        if not 0 < self.event_per_second < math.inf:
+            raise ConfigError("[kakao] event_per_second must be a number above 0")
         if not self.path.startswith("/"):
             raise ConfigError("[kakao] path must start with /")
         if self.enabled and len(self.secret) < 16:
@@ -431,6 +441,10 @@ def _convert(where: str, kind: Any, value: Any, minimum: int) -> Any:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false")
         return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number")
+        return float(value)
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError(f"{where} must be a whole number")
     if kind is int and value < minimum:
@@ -470,4 +484,9 @@ def _from_text(where: str, kind: Any, text: str) -> Any:
             return int(text.replace("_", ""))
         except ValueError as err:
             raise ConfigError(f"{where} must be a whole number") from err
+    if kind is float:
+        try:
+            return float(text.replace("_", ""))
+        except ValueError as err:
+            raise ConfigError(f"{where} must be a number") from err
     return text

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Final
 
-from bot.channels.telegram_limits import LocalPacer, Pacer
+from bot.channels.pacer import LocalPacer, Pacer
 from storage import pacing
 from storage.database import Database
 from storage.transient import is_transient

@@ -12,7 +12,10 @@ import sys
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
+import aiohttp
+
 from bot.app import build_services, checked_keyring, clock_from, notifiers, open_database
+from bot.channels.kakao_events import event_notifier
 from bot.channels.telegram import TelegramNotifier, build_application
 from bot.config import Settings
 from bot.pacing import pacer_for
@@ -58,11 +61,15 @@ async def _remind(
         lease_owner = f"remind:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         async with AsyncExitStack() as stack:
             channels: dict[Channel, Notifier] = {}
+            pacer = pacer_for(database)  # the schedules `run` processes keep, shared
             if settings.telegram.token:  # deliver as `run` would (a dry run sends nothing)
-                application = build_application(settings.telegram, pacer_for(database))
+                application = build_application(settings.telegram, pacer)
                 if not dry_run:
                     await stack.enter_async_context(application)
                 channels[Channel.TELEGRAM] = TelegramNotifier(application.bot)
+            if settings.kakao.enabled and settings.kakao.event_api_key:
+                client = await stack.enter_async_context(aiohttp.ClientSession())
+                channels[Channel.KAKAO] = event_notifier(settings.kakao, client, pacer)
             sweeper = Sweeper(
                 services, notifiers(services, channels), lease_owner, clock=clock_from(now)
             )

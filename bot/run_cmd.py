@@ -41,14 +41,14 @@ from bot.app import (
     open_database,
 )
 from bot.channels.kakao import KakaoChannel
-from bot.channels.kakao_events import KakaoEventNotifier
+from bot.channels.kakao_events import event_notifier
+from bot.channels.pacer import Pacer
 from bot.channels.telegram import (
     TelegramChannel,
     TelegramNotifier,
     build_application,
     quiet_library_logs,
 )
-from bot.channels.telegram_limits import Pacer
 from bot.channels.telegram_poller import ROLE as POLLER_ROLE
 from bot.config import Settings
 from bot.metrics import Metrics
@@ -109,9 +109,8 @@ async def _run(settings: Settings) -> None:
         # Unique even for a restarted container that has the same host name and pid: rows
         # claimed by the process before it are not this one's to renew.
         name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        telegram = _telegram(
-            settings, assistant, app, pacer=pacer_for(database), metrics=metrics, name=name
-        )
+        pacer = pacer_for(database)  # Telegram's and the Event API's schedules, shared
+        telegram = _telegram(settings, assistant, app, pacer=pacer, metrics=metrics, name=name)
         kakao = _kakao(settings, assistant, app, client)
         channels: dict[Channel, Notifier] = {}
         if telegram is not None:  # first, so updates left from before queue first
@@ -121,7 +120,7 @@ async def _run(settings: Settings) -> None:
         if kakao is not None:
             log.info("KakaoTalk skill on %s", settings.kakao.path)
             if settings.kakao.event_api_key:
-                channels[Channel.KAKAO] = _kakao_notifier(settings, client)
+                channels[Channel.KAKAO] = event_notifier(settings.kakao, client, pacer)
         server = Server(
             app,
             settings.http.host,
@@ -287,17 +286,6 @@ def _http_app(
     app = build_app(settings.http, metrics=metrics, database=database)
     add_page_routes(app, SecurePages(assistant))
     return app
-
-
-def _kakao_notifier(settings: Settings, client: aiohttp.ClientSession) -> KakaoEventNotifier:
-    """Reminders to KakaoTalk users through the Event API (`[kakao] event_api_key`)."""
-    return KakaoEventNotifier(
-        client,
-        api_key=settings.kakao.event_api_key,
-        bot_id=settings.kakao.event_bot,
-        event_name=settings.kakao.event_name,
-        base_url=settings.kakao.event_api_url,
-    )
 
 
 def _kakao(

@@ -9,8 +9,9 @@ It answers ``POST /v2/bots/{botId}/talk`` as the real API is documented to:
   ``type`` of botUserKey, appUserId or plusfriendUserKey and an ``id``, else 400;
 * success is ``{"taskId": <uuid>, "status": "SUCCESS", "timestamp": <ms>}``.
 
-Faults are queued and used one per request, in order (``answer_next``, ``delay_next``),
-and users can be marked unreachable (``fail_user``): a request naming one answers
+Faults are queued and used one per request, in order (``answer_next``, optionally with
+headers such as ``Retry-After``, and ``delay_next``), and users can be marked
+unreachable (``fail_user``): a request naming one answers
 ``{"taskId": ..., "status": "FAIL", "message": ...}``. Which synchronous answer the
 real API gives for an unknown or blocked user is not documented (its task result
 counts it under ``userKeyResolvingFailCount``); this is the shape the notifier
@@ -43,14 +44,16 @@ class _Fault:
     status: int
     body: JsonDict | None
     delay: float
+    headers: dict[str, str]
 
 
 class FakeKakaoEventApi:
     """An in-process Event API on 127.0.0.1 (a free port), recording every request.
 
-    ``requests`` holds one dict per request, in order: ``method``, ``path``,
-    ``bot_id``, ``authorization``, ``content_type``, ``json`` (None when the body
-    was not JSON), and the ``status`` and ``answer`` sent back.
+    ``requests`` holds one dict per request, in order of arrival: ``at`` (when it
+    arrived, `time.monotonic()`), ``method``, ``path``, ``bot_id``, ``authorization``,
+    ``content_type``, ``json`` (None when the body was not JSON), and the ``status``
+    and ``answer`` sent back.
     """
 
     def __init__(self, api_key: str = API_KEY, bot_id: str | None = BOT_ID) -> None:
@@ -105,15 +108,22 @@ class FakeKakaoEventApi:
 
     # -- faults ------------------------------------------------------------------------
 
-    def answer_next(self, status: int = 500, body: JsonDict | None = None, times: int = 1) -> None:
-        """Answer the next ``times`` requests with ``status`` and ``body`` (else a
-        generic error body) before any check: an outage, a rate limit, an odd answer."""
+    def answer_next(
+        self,
+        status: int = 500,
+        body: JsonDict | None = None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests with ``status``, ``body`` (else a generic
+        error body) and ``headers`` before any check: an outage, a rate limit (with its
+        Retry-After), an odd answer."""
         for _ in range(times):
-            self._faults.append(_Fault(status, body, 0.0))
+            self._faults.append(_Fault(status, body, 0.0, headers or {}))
 
     def delay_next(self, seconds: float) -> None:
         """Hold the next request ``seconds`` before answering it normally (timeouts)."""
-        self._faults.append(_Fault(0, None, seconds))
+        self._faults.append(_Fault(0, None, seconds, {}))
 
     def fail_user(self, user_id: str) -> None:
         """From now on a request naming this user answers status FAIL."""
@@ -122,6 +132,7 @@ class FakeKakaoEventApi:
     # -- HTTP --------------------------------------------------------------------------
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        at = time.monotonic()
         raw = await request.read()
         try:
             body = json.loads(raw) if raw else None
@@ -130,6 +141,7 @@ class FakeKakaoEventApi:
         parts = request.path.strip("/").split("/")
         is_talk = len(parts) == 4 and parts[:2] == ["v2", "bots"] and parts[3] == "talk"
         record: JsonDict = {
+            "at": at,
             "method": request.method,
             "path": request.path,
             "bot_id": parts[2] if is_talk else None,
@@ -140,15 +152,16 @@ class FakeKakaoEventApi:
             "answer": None,
         }
         self.requests.append(record)
-        status, answer = await self._respond(request, body, parts if is_talk else None)
+        fault = self._faults.popleft() if self._faults else None
+        status, answer = await self._respond(request, body, parts if is_talk else None, fault)
         record["status"], record["answer"] = status, answer
-        return web.json_response(answer, status=status)
+        headers = fault.headers if fault is not None and fault.status else {}
+        return web.json_response(answer, status=status, headers=headers)
 
     async def _respond(
-        self, request: web.Request, body: Any, parts: list[str] | None
+        self, request: web.Request, body: Any, parts: list[str] | None, fault: _Fault | None
     ) -> tuple[int, JsonDict]:
-        if self._faults:
-            fault = self._faults.popleft()
+        if fault is not None:
             if fault.delay:
                 await self._sleep(fault.delay)
             if fault.status:

@@ -38,7 +38,8 @@ from telegram.constants import ChatType, MessageEntityType, MessageLimit
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, ExtBot
 
-from bot.channels.telegram_limits import Pacer, TelegramRateLimiter
+from bot.channels.pacer import Pacer
+from bot.channels.telegram_limits import TelegramRateLimiter
 from bot.channels.telegram_poller import ALLOWED_UPDATES, PollerLease, poll_updates
 from bot.channels.utf16 import fitting
 from bot.config import TelegramSettings

@@ -7,10 +7,10 @@ Sends are paced, not merely retried: every message takes the next free slot
 of a per-chat schedule (a reply of up to `CHAT_BURST` messages goes out at
 once, a longer stream one a second) and then of the overall schedule (evenly
 spaced, no burst), so a reminder run to thousands of users keeps the rate
-without a single 429. The schedules live in a `Pacer`: in this process
-(`LocalPacer`), or in PostgreSQL (`bot.pacing.DatabasePacer`) when several
-processes share one bot, since Telegram's limits are per bot. A send that
-wakes too late for its slot (a stalled event loop) books a new one rather
+without a single 429. The schedules live in a `Pacer` (`bot.channels.pacer`):
+in this process (`LocalPacer`), or in PostgreSQL (`bot.pacing.DatabasePacer`)
+when several processes share one bot, since Telegram's limits are per bot. A
+send that wakes too late for its slot (a busy process) books a new one rather
 than leave in a bunch with the others it missed. When Telegram
 answers 429 anyway, every send waits the `retry_after` it asked for, then
 the request is made again; network errors are retried with exponential
@@ -24,11 +24,12 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.channels.pacer import Clock, LocalPacer, Pacer, Sleep
 from bot.metrics import Metrics
 
 CHAT_BURST: Final = 3
@@ -61,81 +62,8 @@ PACED: Final = frozenset(
     }
 )
 """Endpoints that post into a chat and count against Telegram's limits (lowercase)."""
-_FORGET_CHATS_OVER: Final = 10_000
 
 log = logging.getLogger("certmate.telegram")
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Coroutine[Any, Any, None]]
-
-
-class Schedule:
-    """One rate limit as a schedule of slots (GCRA): `reserve` books the next slot and
-    says how long to wait for it. Booking is immediate, so concurrent senders queue in
-    order instead of racing for the same slot."""
-
-    def __init__(self, per_second: float, burst: int = 1) -> None:
-        self.interval = 1.0 / per_second
-        self.tolerance = (burst - 1) * self.interval
-        self._next = 0.0
-
-    def reserve(self, now: float) -> float:
-        """Book a slot; the seconds to wait before using it."""
-        start = max(self._next, now)
-        self._next = start + self.interval
-        return max(0.0, start - self.tolerance - now)
-
-    def hold(self, until: float) -> None:
-        """No slot before `until` (Telegram asked to wait)."""
-        self._next = max(self._next, until)
-
-    def idle(self, now: float) -> bool:
-        return self._next <= now
-
-
-class Pacer(Protocol):
-    """Where the send schedules live: each key is one GCRA schedule."""
-
-    async def reserve(self, key: str, interval: float, burst: int) -> float:
-        """Book the next slot of `key` (one per `interval` s, `burst` at once); the
-        seconds to wait before using it."""
-        ...
-
-    async def hold(self, key: str, seconds: float) -> None:
-        """Move the next slot of `key` to at least `seconds` from now: Telegram asked to
-        wait, or a message leaves that late. (A schedule with a burst still lets its
-        burst go just before that slot, as after any slot.)"""
-        ...
-
-
-class LocalPacer:
-    """Schedules in this process's memory: enough when one process sends for the bot."""
-
-    def __init__(self, clock: Clock = time.monotonic) -> None:
-        self._clock = clock
-        self._schedules: dict[str, Schedule] = {}
-
-    async def reserve(self, key: str, interval: float, burst: int) -> float:
-        return self.reserve_now(key, interval, burst)
-
-    def reserve_now(self, key: str, interval: float, burst: int) -> float:
-        """`reserve`, without awaiting (a fallback for the database pacer)."""
-        now = self._clock()
-        schedule = self._schedules.get(key)
-        if schedule is None:
-            if len(self._schedules) > _FORGET_CHATS_OVER:
-                self._schedules = {k: v for k, v in self._schedules.items() if not v.idle(now)}
-            schedule = self._schedules[key] = Schedule(1 / interval, burst)
-        return schedule.reserve(now)
-
-    async def hold(self, key: str, seconds: float) -> None:
-        self.hold_now(key, seconds)
-
-    def hold_now(self, key: str, seconds: float) -> None:
-        schedule = self._schedules.get(key)
-        if schedule is not None:
-            schedule.hold(self._clock() + seconds)
-
 
 OVERALL: Final = "telegram"
 """The pacer key of the bot's overall schedule; a chat's is `telegram:<chat id>`."""

@@ -311,12 +311,36 @@ def test_kakao_from_the_environment(tmp_path: Path) -> None:
         ('path = "kakao"', "[kakao] path must start with /"),
         ('secret_header = "X Bad: header"', "[kakao] secret_header must be an HTTP header name"),
         ('event_api_key = "k"', "[kakao] event_api_key needs event_bot_id"),
+        ("event_per_second = 0", "[kakao] event_per_second must be a number above 0"),
+        ("event_per_second = -2.5", "[kakao] event_per_second must be a number above 0"),
+        ("event_per_second = inf", "[kakao] event_per_second must be a number above 0"),
+        ("event_per_second = nan", "[kakao] event_per_second must be a number above 0"),
+        ('event_per_second = "5"', "[kakao] event_per_second must be a number"),
+        ("event_per_second = true", "[kakao] event_per_second must be a number"),
     ],
 )
 def test_kakao_mistakes_are_errors_naming_the_key(tmp_path: Path, text: str, says: str) -> None:
     """Kakao on without a secret is refused: Kakao does not sign skill requests."""
     with pytest.raises(ConfigError, match=re.escape(says)):
         load_settings(write_config(tmp_path, f"[kakao]\n{text}\n"), {})
+
+
+def test_kakao_event_rate_is_a_number_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    """`[kakao] event_per_second` takes whole numbers and fractions (a rate under one a
+    second), from the file or the environment; its default is 5."""
+    assert Settings().kakao.event_per_second == 5
+    from_file = load_settings(write_config(tmp_path, "[kakao]\nevent_per_second = 2\n"), {})
+    assert from_file.kakao.event_per_second == 2.0
+    env = {"CERTMATE_KAKAO__EVENT_PER_SECOND": "0.5"}
+    assert load_settings(write_config(tmp_path, ""), env).kakao.event_per_second == 0.5
+
+
+@pytest.mark.parametrize("value", ["fast", "", "1/s"])
+def test_a_bad_event_rate_in_the_environment_names_the_variable(tmp_path: Path, value: str) -> None:
+    """An event rate that is not a number names the variable it came from."""
+    env = {"CERTMATE_KAKAO__EVENT_PER_SECOND": value}
+    with pytest.raises(ConfigError, match="CERTMATE_KAKAO__EVENT_PER_SECOND"):
+        load_settings(write_config(tmp_path, ""), env)
 
 
 def test_a_bad_boolean_in_the_environment_names_the_variable(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -12,9 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from storage import migrate
+from storage.database import Database
+from storage.models import Channel
 from tests.conftest import Holder, free_port
+from tests.fake_kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
+from tests.reminders.conftest import seed
 
 ROOT = Path(__file__).resolve().parents[2]
+KAKAO_USERS = 5
 
 
 def _env() -> dict[str, str]:
@@ -118,3 +125,46 @@ def test_run_sweeps_at_start_and_stops_gracefully_on_sigterm(registered: Path) -
         assert process.wait(timeout=15) == 0
         assert time.monotonic() - started < 10
     assert "reminder sweep:" in seen
+
+
+async def test_remind_sends_kakao_reminders_through_the_paced_event_api(tmp_path: Path) -> None:
+    """With the Event API configured, `certmate remind` sends Kakao users' reminders to
+    it, as `run` does (not as notices), one request per user at `event_per_second`."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'certmate.db'}"
+    database = Database.connect(url)
+    try:
+        await migrate.upgrade(database)
+        await seed(database, KAKAO_USERS, channel=Channel.KAKAO)
+    finally:
+        await database.close()
+    async with FakeKakaoEventApi() as events:
+        env = _env() | {
+            "CERTMATE_DATABASE__URL": url,
+            "CERTMATE_KAKAO__ENABLED": "true",
+            "CERTMATE_KAKAO__SECRET": "sixteen-chars-or-more",
+            "CERTMATE_KAKAO__BOT_IDS": BOT_ID,
+            "CERTMATE_KAKAO__EVENT_API_KEY": API_KEY,
+            "CERTMATE_KAKAO__EVENT_API_URL": events.base_url,
+            "CERTMATE_KAKAO__EVENT_PER_SECOND": "4",
+        }
+        run = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "bot", "remind", "--json", "--now", "2026-06-01T09:05+09:00"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    assert run.returncode == 0, run.stderr
+    sent = [json.loads(line) for line in run.stdout.splitlines()]
+    assert {(r["channel"], r["threshold_days"]) for r in sent} == {("kakao", 30)}
+    assert sorted(r["message"] for r in sent) == sorted(
+        q["answer"]["taskId"] for q in events.requests
+    )
+    assert sorted(q["json"]["user"][0]["id"] for q in events.requests) == sorted(
+        f"u{n}" for n in range(1, KAKAO_USERS + 1)
+    )
+    arrivals = [request["at"] for request in events.requests]
+    assert arrivals[-1] - arrivals[0] >= (KAKAO_USERS - 1) / 4 - 0.05

@@ -11,8 +11,8 @@ import asyncio
 
 import pytest
 
+from bot.channels.pacer import LocalPacer, Pacer
 from bot.channels.telegram import build_application
-from bot.channels.telegram_limits import LocalPacer, Pacer
 from bot.config import TelegramSettings
 from bot.pacing import DatabasePacer
 from storage import migrate

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+from bot.channels.pacer import Schedule
 from bot.channels.telegram_limits import (
     CHAT_BURST,
     CHAT_GUARD,
     MARGIN,
     OVERALL,
-    Schedule,
     TelegramRateLimiter,
 )
 from bot.metrics import Metrics
