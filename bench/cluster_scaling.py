@@ -5,7 +5,9 @@ menu, a flow step, a choice, the certificate list and "취소", buttons pressed
 by their tokens), sent to a real HAProxy on 127.0.0.1 that spreads it round
 robin over one process, then over two, both on one fresh PostgreSQL database
 and one key file. Prints requests/s and p99 for each and the ratio two/one;
-the goal on a 2-core machine is at least 1.6.
+the goal on a 2-core machine is at least 1.6. Also prints the CPU time each part
+used per request (certmate, this load generator, the rest: PostgreSQL and
+HAProxy), which says where two cores go.
 
     python bench/cluster_scaling.py [--requests 6000] [--clients 64] [--json]
 """
@@ -19,7 +21,9 @@ import os
 import secrets
 import sys
 import tempfile
+import time
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,20 +55,63 @@ async def _database(admin: sa.URL, drop: str | None = None) -> sa.URL:
         await connection.close()
 
 
-async def _through(processes: int, env: dict[str, str], requests: int, clients: int) -> Result:
-    """`processes` runs behind HAProxy: a warm-up round, then the measured one."""
+@dataclass
+class Cpu:
+    """CPU seconds spent during a measured run, by whom (Linux /proc)."""
+
+    certmate: float
+    load: float
+    machine: float
+
+    @property
+    def rest(self) -> float:
+        """PostgreSQL, HAProxy and anything else running."""
+        return self.machine - self.certmate - self.load
+
+
+def _process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine (all cores) since boot."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_now(pids: list[int]) -> Cpu:
+    return Cpu(sum(map(_process_cpu, pids)), time.process_time(), _machine_cpu())
+
+
+async def _through(
+    processes: int, env: dict[str, str], requests: int, clients: int
+) -> tuple[Result, Cpu]:
+    """`processes` runs behind HAProxy: a warm-up round, then the measured one, with the
+    CPU each part used during it."""
     folder = Path(tempfile.mkdtemp(prefix="certmate-cluster-"))
     ports = [free_port() for _ in range(processes)]
     async with AsyncExitStack() as stack:
+        pids = []
         for port in ports:  # one after another: the first makes the key file
             command = [sys.executable, "-m", "bot", "run"]
-            await stack.enter_async_context(
+            run = await stack.enter_async_context(
                 process(command, env | {"CERTMATE_HTTP__PORT": str(port)}, port)
             )
+            pids.append(run.pid)
         balancer = await stack.enter_async_context(Balancer(folder, ports))
         url = f"{balancer.url}{PATH}"
         await load(url, clients, max(clients * len(STEPS), 200), f"warm{processes}")
-        return await load(url, clients, requests, f"user{processes}")
+        before = _cpu_now(pids)
+        result = await load(url, clients, requests, f"user{processes}")
+        after = _cpu_now(pids)
+        used = Cpu(
+            after.certmate - before.certmate, after.load - before.load,
+            after.machine - before.machine,
+        )  # fmt: skip
+        return result, used
 
 
 async def measure(requests: int, clients: int) -> dict[str, Any]:
@@ -82,10 +129,21 @@ async def measure(requests: int, clients: int) -> dict[str, Any]:
         "CERTMATE_HTTP__REFUSALS_PER_MINUTE": "1000000",
     }
     try:
-        one = await _through(1, env, requests, clients)
-        two = await _through(2, env, requests, clients)
+        one, one_cpu = await _through(1, env, requests, clients)
+        two, two_cpu = await _through(2, env, requests, clients)
     finally:
         await _database(admin, drop=url.database)
+
+    def cpu_ms(cpu: Cpu, result: Result) -> dict[str, float]:
+        """CPU milliseconds per request, by part, and the cores busy during the run."""
+        per = 1000 / result.requests
+        return {
+            "certmate": round(cpu.certmate * per, 2),
+            "load": round(cpu.load * per, 2),
+            "rest": round(cpu.rest * per, 2),
+            "cores_busy": round(cpu.machine / result.seconds, 2),
+        }
+
     return {
         "requests": one.requests,
         "clients": clients,
@@ -94,6 +152,9 @@ async def measure(requests: int, clients: int) -> dict[str, Any]:
         "two_per_s": round(two.per_second, 1),
         "two_p99_ms": round(two.percentile(0.99), 1),
         "ratio": round(two.per_second / one.per_second, 3),
+        "one_cpu_ms": cpu_ms(one_cpu, one),
+        "two_cpu_ms": cpu_ms(two_cpu, two),
+        "cores": os.cpu_count(),
     }
 
 
@@ -112,7 +173,18 @@ def main() -> None:
         f" {figures['requests']} requests each run\n"
         f"  1 process:   {figures['one_per_s']:8.1f} req/s   p99 {figures['one_p99_ms']} ms\n"
         f"  2 processes: {figures['two_per_s']:8.1f} req/s   p99 {figures['two_p99_ms']} ms\n"
-        f"  ratio two/one: {figures['ratio']:.2f} (goal: at least 1.6 on 2 cores)"
+        f"  ratio two/one: {figures['ratio']:.2f} (goal: at least 1.6 on 2 cores)\n"
+        f"CPU ms per request (certmate / load generator / PostgreSQL, HAProxy and the rest),"
+        f" cores busy of {figures['cores']}:\n"
+        f"  1 process:   {_cpu_line(figures['one_cpu_ms'])}\n"
+        f"  2 processes: {_cpu_line(figures['two_cpu_ms'])}"
+    )
+
+
+def _cpu_line(cpu: dict[str, float]) -> str:
+    return (
+        f"{cpu['certmate']:.2f} / {cpu['load']:.2f} / {cpu['rest']:.2f}"
+        f"   busy {cpu['cores_busy']:.2f}"
     )
 
 

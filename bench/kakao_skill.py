@@ -141,7 +141,9 @@ async def load(url: str, clients: int, requests: int, tag: str) -> Result:
 
 
 @asynccontextmanager
-async def process(command: list[str], env: dict[str, str], port: int) -> AsyncIterator[None]:
+async def process(
+    command: list[str], env: dict[str, str], port: int
+) -> AsyncIterator[asyncio.subprocess.Process]:
     folder = tempfile.mkdtemp(prefix="certmate-bench-")
     proc = await asyncio.create_subprocess_exec(
         *command, cwd=folder, env=env,
@@ -149,7 +151,7 @@ async def process(command: list[str], env: dict[str, str], port: int) -> AsyncIt
     )  # fmt: skip
     try:
         await healthy(port, proc)
-        yield
+        yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

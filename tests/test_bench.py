@@ -102,3 +102,6 @@ def test_cluster_scaling_benchmark_runs_one_and_two_processes_behind_haproxy() -
     assert figures["ratio"] == pytest.approx(
         figures["two_per_s"] / figures["one_per_s"], abs=0.0006
     )
+    for run in ("one_cpu_ms", "two_cpu_ms"):  # where the cores went, per request
+        assert figures[run]["certmate"] > 0, figures
+        assert figures[run]["load"] > 0, figures
