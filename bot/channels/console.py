@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, assert_never
 
 from handlers.messages import (
     Choice,
@@ -166,17 +166,19 @@ def transcript_entries(user: ConsoleUser, outbound: list[Outbound]) -> list[dict
     """The JSON-lines transcript of the bot's actions (documents are written to disk)."""
     entries: list[dict[str, Any]] = []
     for item in outbound:
-        if isinstance(item, Reply):
-            entries.append(
-                {"type": "text", "text": item.text, "buttons": [c.label for c in item.choices]}
-            )
-        elif isinstance(item, Delete):
-            entries.append({"type": "delete", "message": item.message_ref})
-        elif isinstance(item, SendDocument):
-            path = user.save_document(item)
-            entries.append({"type": "document", "filename": item.filename, "path": str(path)})
-        elif isinstance(item, OpenLink):
-            entries.append({"type": "link", "url": item.url, "label": item.label})
+        match item:
+            case Reply():
+                buttons = [c.label for c in item.choices]
+                entries.append({"type": "text", "text": item.text, "buttons": buttons})
+            case Delete():
+                entries.append({"type": "delete", "message": item.message_ref})
+            case SendDocument():
+                path = user.save_document(item)
+                entries.append({"type": "document", "filename": item.filename, "path": str(path)})
+            case OpenLink():
+                entries.append({"type": "link", "url": item.url, "label": item.label})
+            case _:
+                assert_never(item)
     return entries
 
 
@@ -206,14 +208,17 @@ def render(user: ConsoleUser, outbound: list[Outbound]) -> str:
     """The bot's actions as text for a person at a terminal."""
     lines: list[str] = []
     for item in outbound:
-        if isinstance(item, Reply):
-            lines.append(item.text)
-            lines.extend(f"  {i}. {c.label}" for i, c in enumerate(item.choices, start=1))
-        elif isinstance(item, Delete):
-            lines.append("  (비밀번호 메시지를 지웠어요 / password message deleted)")
-        elif isinstance(item, SendDocument):
-            lines.append(f"  [파일 / file] {user.save_document(item)}")
-        elif isinstance(item, OpenLink):
-            lines.append(f"  [{item.label}] {item.url}")
+        match item:
+            case Reply():
+                lines.append(item.text)
+                lines.extend(f"  {i}. {c.label}" for i, c in enumerate(item.choices, start=1))
+            case Delete():
+                lines.append("  (비밀번호 메시지를 지웠어요 / password message deleted)")
+            case SendDocument():
+                lines.append(f"  [파일 / file] {user.save_document(item)}")
+            case OpenLink():
+                lines.append(f"  [{item.label}] {item.url}")
+            case _:
+                assert_never(item)
         lines.append("")
     return "\n".join(lines)

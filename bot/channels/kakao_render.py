@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from bot.channels.utf16 import fitting, utf16_len
 from handlers.messages import Choice, Delete, OpenLink, Outbound, Reply, SendDocument
@@ -48,15 +48,18 @@ def skill_response(outbound: Sequence[Outbound]) -> Json:
     # One set of buttons per answer: the last question's, the one the user answers now
     # (an earlier reply's buttons in the same answer, a shown notice's, are not offered).
     for item in outbound:
-        if isinstance(item, Reply):
-            texts.append(item.text)
-        elif isinstance(item, Delete):
-            if item.if_refused:  # Kakao cannot delete a user's message: ask them to
-                texts.append(item.if_refused)
-        elif isinstance(item, OpenLink):
-            cards.append(_link_card(item))
-        elif isinstance(item, SendDocument):  # flows send files through the page here
-            log.warning("a document cannot be sent in KakaoTalk; dropped")
+        match item:
+            case Reply():
+                texts.append(item.text)
+            case Delete():
+                if item.if_refused:  # Kakao cannot delete a user's message: ask them to
+                    texts.append(item.if_refused)
+            case OpenLink():
+                cards.append(_link_card(item))
+            case SendDocument():  # flows send files through the page here
+                log.warning("a document cannot be sent in KakaoTalk; dropped")
+            case _:
+                assert_never(item)
     question = next((reply for reply in reversed(replies) if reply.choices), None)
     quick: list[Json] = []
     if question is not None and _fit_quick_replies(question.choices):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, assert_never
 
 from aiohttp import web
 from telegram import (
@@ -317,14 +317,17 @@ class TelegramChannel:
     async def render(self, chat_id: int, outbound: Sequence[Outbound]) -> None:
         """Every action, in order. Raises `Forbidden` when the user blocked the bot."""
         for item in outbound:
-            if isinstance(item, Reply):
-                await send_reply(self.bot, chat_id, item)
-            elif isinstance(item, Delete):
-                await self._delete(chat_id, item)
-            elif isinstance(item, SendDocument):
-                await self.bot.send_document(chat_id, item.data, filename=item.filename)
-            elif isinstance(item, OpenLink):
-                await self._link(chat_id, item)
+            match item:
+                case Reply():
+                    await send_reply(self.bot, chat_id, item)
+                case Delete():
+                    await self._delete(chat_id, item)
+                case SendDocument():
+                    await self.bot.send_document(chat_id, item.data, filename=item.filename)
+                case OpenLink():
+                    await self._link(chat_id, item)
+                case _:
+                    assert_never(item)
 
     async def _delete(self, chat_id: int, item: Delete) -> None:
         chat, _, message_id = item.message_ref.partition(":")
