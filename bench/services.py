@@ -3,6 +3,8 @@ directory, a fresh in-memory master key (nothing written to disk), a given clock
 
 from __future__ import annotations
 
+from bot.app import channel_traits
+from bot.config import Settings
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
 from handlers.services import AssistantSettings, Clock, Services
@@ -21,4 +23,5 @@ def services_over(
         directory=load_directory(),
         settings=settings or AssistantSettings(),
         clock=clock,
+        channels=channel_traits(Settings()),
     )

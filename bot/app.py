@@ -15,11 +15,13 @@ from pathlib import Path
 from cryptography import x509
 
 import npki
+from bot.channels import console, kakao, telegram
 from bot.config import ConfigError, Settings
 from bot.reminders.notifiers import NoticeNotifier, Notifier
 from handlers.assistant import Assistant
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
+from handlers.messages import ChannelTraits
 from handlers.registry import all_flows
 from handlers.services import AssistantSettings, Clock, Services, UserCaps
 from storage.database import Database
@@ -122,15 +124,23 @@ def build_services(
             quiet_end=settings.reminders.quiet_end,
             timezone=settings.reminders.timezone,
             public_url=settings.http.base_url,
-            reminders_pushed=frozenset(
-                {Channel.TELEGRAM} | ({Channel.KAKAO} if settings.kakao.event_api_key else set())
-            ),
             password_tries=settings.limits.password_tries,
             password_tries_per_user=settings.limits.password_tries_per_user,
             ca_certificates=load_ca_certificates(settings.npki.ca_certificates),
         ),
         clock=clock,
+        channels=channel_traits(settings),
     )
+
+
+def channel_traits(settings: Settings) -> dict[str, ChannelTraits]:
+    """What each channel can do, as `settings` wire it (KakaoTalk messages first only
+    with the Event API): all the conversation core knows of channels."""
+    return {
+        Channel.TELEGRAM: telegram.TRAITS,
+        Channel.KAKAO: kakao.traits(event_api=bool(settings.kakao.event_api_key)),
+        Channel.CONSOLE: console.TRAITS,
+    }
 
 
 def load_ca_certificates(paths: tuple[str, ...]) -> tuple[x509.Certificate, ...]:

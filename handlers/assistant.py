@@ -38,7 +38,6 @@ from storage import arrival, buttons, conversations, links, notices, users
 from storage.conversations import Saved
 from storage.errors import StaleState
 from storage.links import Purpose
-from storage.models import Channel
 
 COMMAND_FLOWS: Final = {
     "start": "start",
@@ -99,18 +98,19 @@ class Assistant:
         key = (inbound.channel, inbound.user_key)
         async with self._locks.hold(key):
             now = self.services.clock()
-            if inbound.channel is not Channel.CONSOLE and not self._limiter.allow(key, now):
+            rate_limited = self.services.channels[inbound.channel].rate_limited
+            if rate_limited and not self._limiter.allow(key, now):
                 return Handled(await self._limited(inbound), page_open=True)
             try:
                 return await self._handle_once(inbound)
             except StaleState:
                 return await self._handle_once(inbound)
 
-    async def mark_unreachable(self, channel: Channel, user_key: str) -> None:
-        """The platform refused to deliver to this user (they blocked the bot): reminders
-        skip them until they write again."""
+    async def mark_unreachable(self, inbound: Inbound) -> None:
+        """The platform refused to deliver to the user of `inbound` (they blocked the
+        bot): reminders skip them until they write again."""
         async with self.services.database.write() as session:
-            user = await users.find(session, channel, user_key)
+            user = await users.find(session, inbound.channel, inbound.user_key)
             if user is not None and user.id is not None:
                 await users.set_reachable(session, user.id, False, self.services.clock())
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers.dates import SEOUL
 from handlers.i18n import Texts
 from handlers.messages import (
+    ChannelTraits,
     Choice,
     Delete,
     Document,
@@ -29,11 +30,7 @@ from handlers.messages import (
 )
 from handlers.services import Services
 from storage import buttons
-from storage.models import Channel, User
-
-PAGE_ONLY_CHANNELS: Final = frozenset({Channel.KAKAO})
-PAGE_CHANNELS: Final = frozenset({Channel.KAKAO, Channel.TELEGRAM})
-"""Channels served by `certmate run`, whose HTTP server has the secure page."""
+from storage.models import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +109,20 @@ class Context:
     on the page (a wrong password): its link stays usable."""
 
     @property
+    def traits(self) -> ChannelTraits:
+        """What the user's channel can do."""
+        return self.services.channels[self.user.channel]
+
+    @property
     def page_only(self) -> bool:
         """The chat can neither take files nor hide a typed password (KakaoTalk): files
         and passwords go through the secure page instead."""
-        return self.user.channel in PAGE_ONLY_CHANNELS
+        return not (self.traits.takes_files or self.traits.deletes_messages)
 
     @property
     def offers_page(self) -> bool:
         """The secure page is there as an alternative to typing a password in chat."""
-        return self.user.channel in PAGE_CHANNELS
+        return self.traits.offers_page
 
     @property
     def zone(self) -> ZoneInfo:

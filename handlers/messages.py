@@ -46,11 +46,33 @@ class PageForm:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelTraits:
+    """What a channel can do. The core reads these, never a channel's name: a step or a
+    text that depends on the channel asks what it can do, so a new channel is its
+    traits and its adapter, nothing in the core."""
+
+    takes_files: bool
+    """Files can be sent to the bot in the chat."""
+    deletes_messages: bool
+    """A user's message can be deleted (a typed password)."""
+    messages_first: bool
+    """It can message a user who did not write: reminders are pushed."""
+    rate_limited: bool
+    """A user's messages count against `messages_per_minute` (a terminal's do not)."""
+    offers_page: bool
+    """The secure page is served for files and passwords (`certmate run`)."""
+    sends_files: bool
+    """The bot can send files in the chat."""
+
+
+@dataclass(frozen=True, slots=True)
 class Inbound:
     """One user action: exactly one of text, command, button, documents, a page
     submission (or unsupported)."""
 
     channel: Channel
+    """Who, with `user_key` (the core stores it; it never decides on it: see the
+    traits)."""
     user_key: str
     message_ref: str | None = None
     """The platform's id of this message, so the core can ask to delete it."""

@@ -290,7 +290,7 @@ async def _try_password(
 
 async def _done(ctx: Context, checklist: bool) -> None:
     """The closing line: with the menu, unless a checklist's buttons must stay the latest."""
-    if ctx.page_only and ctx.user.channel not in ctx.services.settings.reminders_pushed:
+    if ctx.page_only and not ctx.traits.messages_first:
         ctx.say("add.reminders_at_next_message")
     if checklist:
         ctx.say("add.all_done")

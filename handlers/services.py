@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -11,8 +11,8 @@ from cryptography import x509
 import npki
 from handlers.i18n import Catalog
 from handlers.institutions import Directory
+from handlers.messages import ChannelTraits
 from storage.database import Database
-from storage.models import Channel
 from storage.vault import Vault
 
 Clock = Callable[[], datetime]
@@ -48,9 +48,6 @@ class AssistantSettings:
     """New users' time zone: days are counted on their calendar."""
     public_url: str = "http://127.0.0.1:8080"
     """The base of links sent to users (the secure page)."""
-    reminders_pushed: frozenset[Channel] = frozenset({Channel.TELEGRAM})
-    """Channels whose users get reminders sent first; others see them at their next
-    message (KakaoTalk without the Event API), which they are told when they register."""
     password_tries: int = 5
     """Wrong passwords on one private key (15 minutes) before it is locked for 15 minutes."""
     password_tries_per_user: int = 20
@@ -67,3 +64,5 @@ class Services:
     directory: Directory
     settings: AssistantSettings
     clock: Clock
+    channels: Mapping[str, ChannelTraits]
+    """Each channel's traits, by its name, as the channels were wired."""

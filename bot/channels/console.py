@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Final, TextIO, assert_never
 
 from handlers.messages import (
+    ChannelTraits,
     Choice,
     Delete,
     Document,
@@ -33,6 +34,13 @@ from handlers.messages import (
 )
 from storage.models import Channel
 
+TRAITS: Final = ChannelTraits(
+    takes_files=True, deletes_messages=True, messages_first=False,
+    rate_limited=False, offers_page=False, sends_files=True,
+)  # fmt: skip
+"""A terminal reads file paths, masks a password line, writes files out; it cannot
+speak first (reminders wait as notices), its one user is not rate-limited, and
+`certmate chat` serves no page."""
 MASK: Final = "••••••"
 _UP_AND_CLEAR: Final = "\x1b[1A\x1b[2K"
 

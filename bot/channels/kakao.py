@@ -41,8 +41,19 @@ from bot.channels.kakao_render import EXTRA_KEY, Json, simple_text, skill_respon
 from bot.config import KakaoSettings
 from bot.web import parse_json, same_secret
 from handlers.assistant import Assistant
-from handlers.messages import Inbound, Unsupported
+from handlers.messages import ChannelTraits, Inbound, Unsupported
 from storage.models import Channel
+
+
+def traits(*, event_api: bool) -> ChannelTraits:
+    """KakaoTalk takes no files and sends none, cannot delete a message (files and
+    passwords go through the secure page); it messages first only through the Event
+    API, when configured."""
+    return ChannelTraits(
+        takes_files=False, deletes_messages=False, messages_first=event_api,
+        rate_limited=True, offers_page=True, sends_files=False,
+    )  # fmt: skip
+
 
 MAX_USER_KEY: Final = 128
 MAX_UTTERANCE: Final = 4_000

@@ -51,6 +51,7 @@ from handlers.assistant import Assistant
 from handlers.commands import command_menu
 from handlers.i18n import Catalog
 from handlers.messages import (
+    ChannelTraits,
     Choice,
     Delete,
     Document,
@@ -64,6 +65,12 @@ from handlers.messages import (
 from storage.models import Channel, User
 from storage.transient import is_transient
 
+TRAITS: Final = ChannelTraits(
+    takes_files=True, deletes_messages=True, messages_first=True,
+    rate_limited=True, offers_page=True, sends_files=True,
+)  # fmt: skip
+"""Telegram takes and sends files, deletes a typed password, messages first; its
+private chats also open the secure page as a Web App."""
 WEBHOOK_PATH: Final = "/telegram/webhook"
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
 MENU_LOCALES: Final = ("ko", "en")
@@ -238,7 +245,7 @@ class TelegramChannel:
             try:
                 await self.render(target.chat_id, outbound)
             except Forbidden:
-                await self.assistant.mark_unreachable(Channel.TELEGRAM, target.inbound.user_key)
+                await self.assistant.mark_unreachable(target.inbound)
         except Exception as err:  # noqa: BLE001  (the step is committed: see above)
             where = traceback.extract_tb(err.__traceback__)[-1]
             log.warning(

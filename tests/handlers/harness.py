@@ -6,17 +6,20 @@ the transcript entries; the clock is a parameter that tests move.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.app import channel_traits
 from bot.channels.console import ConsoleUser, transcript_entries
+from bot.config import Settings
 from handlers.assistant import Assistant
 from handlers.dates import SEOUL
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
-from handlers.messages import Inbound, Outbound
+from handlers.messages import ChannelTraits, Inbound, Outbound
 from handlers.registry import all_flows
 from handlers.services import AssistantSettings, Services
 from storage import migrate, users
@@ -40,6 +43,9 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+DEFAULT_CHANNELS: Mapping[str, ChannelTraits] = channel_traits(Settings())
+
+
 @dataclass
 class World:
     """One deployment: a database, a key file, a clock, and the assistant over them."""
@@ -47,6 +53,10 @@ class World:
     folder: Path
     clock: Clock
     settings: AssistantSettings = field(default_factory=AssistantSettings)
+    channels: Mapping[str, ChannelTraits] = field(
+        default_factory=lambda: channel_traits(Settings())
+    )
+    """What each channel can do (as `certmate run` wires them by default)."""
     database: Database = field(init=False)
     assistant: Assistant = field(init=False)
 
@@ -64,6 +74,7 @@ class World:
             directory=load_directory(),
             settings=self.settings,
             clock=self.clock,
+            channels=self.channels,
         )
         return Assistant(services, all_flows())
 

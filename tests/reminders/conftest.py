@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot.app import channel_traits
+from bot.config import Settings
 from bot.reminders.notifiers import NoticeNotifier, NotifierError
 from bot.reminders.sweep import Sweeper
 from handlers.i18n import load_catalog
@@ -53,6 +55,7 @@ def services_for(database: Database) -> Services:
         directory=load_directory(),
         settings=AssistantSettings(),
         clock=lambda: REGISTERED,
+        channels=channel_traits(Settings()),
     )
 
 
