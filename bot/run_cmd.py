@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
 import signal
 import socket
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -40,16 +40,14 @@ from bot.app import (
     notifiers,
     open_database,
 )
+from bot.channels.adapter import ChannelAdapter
 from bot.channels.kakao import KakaoChannel
-from bot.channels.kakao_events import event_notifier
 from bot.channels.pacer import Pacer
 from bot.channels.telegram import (
     TelegramChannel,
-    TelegramNotifier,
     build_application,
     quiet_library_logs,
 )
-from bot.channels.telegram_poller import ROLE as POLLER_ROLE
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.pacing import pacer_for
@@ -110,17 +108,14 @@ async def _run(settings: Settings) -> None:
         # claimed by the process before it are not this one's to renew.
         name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         pacer = pacer_for(database)  # Telegram's and the Event API's schedules, shared
-        telegram = _telegram(settings, assistant, app, pacer=pacer, metrics=metrics, name=name)
-        kakao = _kakao(settings, assistant, app, client)
+        adapters = _adapters(settings, assistant, client, pacer=pacer, metrics=metrics, name=name)
         channels: dict[Channel, Notifier] = {}
-        if telegram is not None:  # first, so updates left from before queue first
-            await telegram.start()
-            channels[Channel.TELEGRAM] = TelegramNotifier(telegram.bot)
-            log.info("Telegram is on (%s)", settings.telegram.mode)
-        if kakao is not None:
-            log.info("KakaoTalk skill on %s", settings.kakao.path)
-            if settings.kakao.event_api_key:
-                channels[Channel.KAKAO] = event_notifier(settings.kakao, client, pacer)
+        for adapter in adapters:  # Telegram first, so updates left from before queue first
+            adapter.add_routes(app)
+            await adapter.start()
+            if (notifier := adapter.notifier(pacer)) is not None:
+                channels[adapter.channel] = notifier
+            log.info("%s", adapter.summary)
         server = Server(
             app,
             settings.http.host,
@@ -132,7 +127,7 @@ async def _run(settings: Settings) -> None:
         log.info("HTTP server on %s:%d", settings.http.host, server.port)
         sweeper = Sweeper(services, notifiers(services, channels), name, metrics=metrics)
         jobs = _Jobs(sweeper, database, name)
-        beating = asyncio.create_task(_beat(database, name, telegram))
+        beating = asyncio.create_task(_beat(database, name, adapters))
         minutes = settings.reminders.sweep_minutes
         scheduler = _scheduler(jobs, minutes)
         stop = asyncio.Event()
@@ -144,14 +139,12 @@ async def _run(settings: Settings) -> None:
         await stop.wait()
         log.info("stopping")
         deadline = loop.time() + STOP_GRACE.total_seconds()
-        await _stop_taking(sweeper, scheduler, server, telegram)
+        await _stop_taking(sweeper, scheduler, server, adapters)
         # The sweep's last sends need the channels open: end it first (updates in hand
         # go on being handled meanwhile), then close the channels.
         await _end_jobs(jobs, scheduler, max(deadline - loop.time() - 3, 0.1))
-        if telegram is not None:
-            await telegram.stop(grace=max(deadline - loop.time() - 1, 0.5))
-        if kakao is not None:
-            await kakao.stop(grace=max(deadline - loop.time() - 1, 0.5))
+        for adapter in adapters:
+            await adapter.stop(grace=max(deadline - loop.time() - 1, 0.5))
         await _leave(database, name, beating)
     finally:
         await client.close()
@@ -162,15 +155,15 @@ async def _stop_taking(
     sweeper: Sweeper,
     scheduler: AsyncIOScheduler,
     server: Server,
-    telegram: TelegramChannel | None,
+    adapters: Sequence[ChannelAdapter],
 ) -> None:
     """The first moments of a stop: no new work is taken, work in hand goes on."""
     sweeper.stop()  # a running sweep sends no more and gives back what it claimed
     scheduler.pause()  # starts no job; shutting down now would cancel the running one
     await server.drain()  # the balancer's checks fail first; requests still answered
     await server.stop()  # no new webhook updates; requests in flight are answered
-    if telegram is not None:
-        await telegram.stop_polling()  # another process may poll at once
+    for adapter in adapters:
+        await adapter.stop_taking()  # another process may poll at once
 
 
 async def _end_jobs(jobs: _Jobs, scheduler: AsyncIOScheduler, within: float) -> None:
@@ -186,14 +179,14 @@ BEAT_EVERY: Final = 10.0
 """Seconds between two roll calls of this process (`certmate status`)."""
 
 
-async def _beat(database: Database, name: str, telegram: TelegramChannel | None) -> None:
+async def _beat(database: Database, name: str, adapters: Sequence[ChannelAdapter]) -> None:
     """Say this process is alive, and its roles, every BEAT_EVERY seconds and at once
     when they change (it starts or stops polling), until cancelled."""
     started_at = datetime.now(UTC)
-    changed = telegram.poller.changed if telegram is not None else asyncio.Event()
     while True:
-        changed.clear()
-        roles = POLLER_ROLE if telegram is not None and telegram.poller.polling else ""
+        for adapter in adapters:
+            adapter.roles_changed.clear()
+        roles = ",".join(role for adapter in adapters if (role := adapter.roles))
         try:
             async with database.write() as session:
                 await cluster.beat(
@@ -201,8 +194,18 @@ async def _beat(database: Database, name: str, telegram: TelegramChannel | None)
                 )
         except Exception:  # the next beat tries again
             log.warning("the roll call failed", exc_info=True)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(changed.wait(), BEAT_EVERY)
+        await _any_set([adapter.roles_changed for adapter in adapters], BEAT_EVERY)
+
+
+async def _any_set(events: Sequence[asyncio.Event], within: float) -> None:
+    """Wait until one of `events` is set, or `within` seconds."""
+    waits = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait([*waits, asyncio.create_task(asyncio.sleep(within))],
+                           return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+    finally:
+        for wait in waits:
+            wait.cancel()
 
 
 async def _leave(database: Database, name: str, beating: asyncio.Task[None]) -> None:
@@ -288,39 +291,29 @@ def _http_app(
     return app
 
 
-def _kakao(
-    settings: Settings, assistant: Assistant, app: web.Application, client: aiohttp.ClientSession
-) -> KakaoChannel | None:
-    """The KakaoTalk skill server when `[kakao] enabled` (its route added to `app`)."""
-    if not settings.kakao.enabled:
-        return None
-    channel = KakaoChannel(assistant, settings.kakao, client)
-    channel.add_routes(app)
-    return channel
-
-
-def _telegram(
+def _adapters(
     settings: Settings,
     assistant: Assistant,
-    app: web.Application,
+    client: aiohttp.ClientSession,
     *,
     pacer: Pacer,
     metrics: Metrics,
     name: str,
-) -> TelegramChannel | None:
-    """The Telegram channel when a token is set (its webhook route added to `app`), run
-    as process `name` (the poller lease's owner)."""
-    if not settings.telegram.token:
-        return None
-    channel = TelegramChannel(
-        build_application(settings.telegram, pacer, metrics),
-        assistant,
-        settings.telegram,
-        upload_limit=settings.limits.upload_bytes,
-        webhook_url=settings.telegram_webhook_url,
-        process_name=name,
-        metrics=metrics,
-    )
-    if settings.telegram.mode == "webhook":
-        channel.add_routes(app)
-    return channel
+) -> list[ChannelAdapter]:
+    """The channels `settings` turn on: Telegram when a token is set (run as process
+    `name`, the poller lease's owner), KakaoTalk when `[kakao] enabled`."""
+    adapters: list[ChannelAdapter] = []
+    if settings.telegram.token:
+        telegram = TelegramChannel(
+            build_application(settings.telegram, pacer, metrics),
+            assistant,
+            settings.telegram,
+            upload_limit=settings.limits.upload_bytes,
+            webhook_url=settings.telegram_webhook_url,
+            process_name=name,
+            metrics=metrics,
+        )
+        adapters.append(telegram)
+    if settings.kakao.enabled:
+        adapters.append(KakaoChannel(assistant, settings.kakao, client))
+    return adapters

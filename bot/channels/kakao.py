@@ -37,8 +37,11 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from bot.channels.kakao_events import event_notifier
 from bot.channels.kakao_render import EXTRA_KEY, Json, simple_text, skill_response
+from bot.channels.pacer import Pacer
 from bot.config import KakaoSettings
+from bot.reminders.notifiers import Notifier
 from bot.web import parse_json, same_secret
 from handlers.assistant import Assistant
 from handlers.messages import ChannelTraits, Inbound, Unsupported
@@ -118,9 +121,38 @@ class KakaoChannel:
         self.callback_allowed = callback_allowed
         self._bot_ids = frozenset(settings.bot_ids)
         self._callbacks: set[asyncio.Task[None]] = set()
+        self._roles_changed = asyncio.Event()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_post(self.settings.path, self.skill)
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.KAKAO
+
+    @property
+    def summary(self) -> str:
+        return f"KakaoTalk skill on {self.settings.path}"
+
+    async def start(self) -> None:
+        """Nothing to connect: Kakao calls the skill route."""
+
+    async def stop_taking(self) -> None:
+        """Nothing to stop: skill requests stop with the HTTP server."""
+
+    def notifier(self, pacer: Pacer) -> Notifier | None:
+        """Reminders through the Event API when it is configured, paced by `pacer`."""
+        if not self.settings.event_api_key:
+            return None
+        return event_notifier(self.settings, self.client, pacer)
+
+    @property
+    def roles(self) -> str:
+        return ""
+
+    @property
+    def roles_changed(self) -> asyncio.Event:
+        return self._roles_changed  # never set: it holds no role
 
     async def stop(self, grace: float) -> None:
         """Let answers still owed through callbacks go out."""

@@ -41,11 +41,12 @@ from telegram.ext import Application, ExtBot
 from bot.channels.pacer import Pacer
 from bot.channels.telegram_limits import TelegramRateLimiter
 from bot.channels.telegram_poller import ALLOWED_UPDATES, PollerLease, poll_updates
+from bot.channels.telegram_poller import ROLE as POLLER_ROLE
 from bot.channels.utf16 import fitting
 from bot.config import TelegramSettings
 from bot.inbox import Body, Inbox
 from bot.metrics import Metrics
-from bot.reminders.notifiers import NotifierError, UserUnreachable
+from bot.reminders.notifiers import Notifier, NotifierError, UserUnreachable
 from bot.web import BadJson, parse_json, same_secret
 from handlers.assistant import Assistant
 from handlers.commands import command_menu
@@ -192,22 +193,43 @@ class TelegramChannel:
         """Stop taking updates (the poller lease freed at once), let those taken finish
         within `grace` seconds, release this process's lanes (another process takes what
         is left at once), then disconnect."""
-        await self.stop_polling()
+        await self.stop_taking()
         if not await self.inbox.stop(grace):
             log.warning("stopped with Telegram updates unhandled; they stay in the inbox")
         await self.application.shutdown()
 
-    async def stop_polling(self) -> None:
+    async def stop_taking(self) -> None:
         """Take no more updates from Telegram: the poller lease is freed at once, so
-        another process polls within one try."""
+        another process polls within one try (webhook updates stop with the server)."""
         if self._polling is not None:
             self._polling.cancel()
             await asyncio.gather(self._polling, return_exceptions=True)
             self._polling = None
 
     def add_routes(self, app: web.Application) -> None:
-        """The webhook route on the shared HTTP server."""
-        app.router.add_post(WEBHOOK_PATH, self.webhook)
+        """The webhook route on the shared HTTP server, in webhook mode."""
+        if self.settings.mode == "webhook":
+            app.router.add_post(WEBHOOK_PATH, self.webhook)
+
+    @property
+    def channel(self) -> Channel:
+        return Channel.TELEGRAM
+
+    @property
+    def summary(self) -> str:
+        return f"Telegram is on ({self.settings.mode})"
+
+    def notifier(self, pacer: Pacer) -> Notifier:  # noqa: ARG002  (its sends are paced already)
+        """Reminders as messages through this bot (paced by its rate limiter)."""
+        return TelegramNotifier(self.bot)
+
+    @property
+    def roles(self) -> str:
+        return POLLER_ROLE if self.poller.polling else ""
+
+    @property
+    def roles_changed(self) -> asyncio.Event:
+        return self.poller.changed
 
     # --- intake ----------------------------------------------------------------------
 
