@@ -34,8 +34,7 @@ HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kakao_skill import PATH, SECRET, STEPS, Result, free_port, load, process  # noqa: E402
-
+from bench.kakao_skill import PATH, SECRET, STEPS, Result, free_port, load, process  # noqa: E402
 from tests.balancer import Balancer  # noqa: E402
 
 ADMIN_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.decrepit.ciphers.algorithms import SEED
 from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from cryptography.x509.oid import NameOID
 
@@ -250,10 +251,12 @@ def pbkdf1_sha1(password: bytes, salt: bytes, iterations: int) -> bytes:
     return digest
 
 
-def _cbc_encrypt(algorithm: object, key: bytes, iv: bytes, plain: bytes) -> bytes:
+def _cbc_encrypt(
+    algorithm: Callable[[bytes], BlockCipherAlgorithm], key: bytes, iv: bytes, plain: bytes
+) -> bytes:
     padder = padding.PKCS7(128).padder()
     data = padder.update(plain) + padder.finalize()
-    encryptor = Cipher(algorithm(key), modes.CBC(iv)).encryptor()  # type: ignore[operator]
+    encryptor = Cipher(algorithm(key), modes.CBC(iv)).encryptor()
     return encryptor.update(data) + encryptor.finalize()
 
 
@@ -289,6 +292,7 @@ def pbes2_key(
     salt, iv = os.urandom(8), os.urandom(16)
     prf = hashes.SHA256() if prf_sha256 else hashes.SHA1()
     key = PBKDF2HMAC(prf, key_bytes, salt, iterations).derive(password)
+    algorithm: Callable[[bytes], BlockCipherAlgorithm]
     if cipher == "seed":
         algorithm, cipher_oid = SEED, OID_SEED_CBC
     else:

@@ -18,12 +18,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.channels.telegram import SECRET_HEADER, WEBHOOK_PATH
 from storage import migrate
@@ -154,7 +156,7 @@ async def _telegram_user(
             http, url + WEBHOOK_PATH, update, headers=headers, refused=refused, channel="telegram"
         )
         response.release()
-        await api.wait_for(lambda n=number: n in _steps(api, user), timeout=60)
+        await api.wait_for(partial(_answered, api, user, number), timeout=60)
 
 
 async def _kakao_user(
@@ -180,6 +182,10 @@ def _steps(api: FakeBotApi, user: int) -> list[int]:
     return [n for n in seen if n is not None]
 
 
+def _answered(api: FakeBotApi, user: int, step: int) -> bool:
+    return step in _steps(api, user)
+
+
 def _replies_in_order_once(api: FakeBotApi, user: int) -> bool:
     return _steps(api, user) == list(range(len(STEPS)))
 
@@ -194,8 +200,8 @@ async def _drive(
     """Telegram users `users` and as many KakaoTalk users, all at once."""
     telegram = [_telegram_user(http, balancer.url, api, user, refused) for user in users]
     kakao = [_kakao_user(http, balancer.url, f"kakao-{user}", refused) for user in users]
-    results = await asyncio.gather(*telegram, *kakao)
-    for answers in results[len(users) :]:
+    _, kakao_answers = await asyncio.gather(asyncio.gather(*telegram), asyncio.gather(*kakao))
+    for answers in kakao_answers:
         assert all(answers)
 
 
@@ -216,7 +222,7 @@ async def _reminder_statuses(database_url: str) -> dict[ReminderStatus, int]:
     try:
         async with database.read() as session:
             rows = await session.execute(
-                sa.select(Reminder.status, sa.func.count()).group_by(Reminder.status)
+                sa.select(col(Reminder.status), sa.func.count()).group_by(col(Reminder.status))
             )
             return {status: int(count) for status, count in rows}
     finally:

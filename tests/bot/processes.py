@@ -66,7 +66,7 @@ async def expire_leases_of(database_url: str, pid: int) -> set[str]:
     mine = col(Lease.owner).like(f"%:{pid}:%")
     try:
         async with database.write() as session:
-            held = set((await session.execute(sa.select(Lease.name).where(mine))).scalars())
+            held = set((await session.execute(sa.select(col(Lease.name)).where(mine))).scalars())
             await session.execute(
                 sa.update(Lease).where(mine).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC))
             )

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from aiohttp import web
+from sqlmodel import col
 
 import npki
 from bot.app import notifiers
@@ -134,7 +135,7 @@ async def test_old_and_current_payload_shapes_are_the_same_user(site: Site) -> N
     status, _ = await site.post(no_id)
     assert status == 200
     async with site.world.database.read() as session:
-        kakao_users = (await session.scalars(sa.select(User.user_key))).all()
+        kakao_users = (await session.scalars(sa.select(col(User.user_key)))).all()
     assert kakao_users == [USER]
 
 

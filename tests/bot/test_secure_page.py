@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.secure_page import POLICY
 from handlers.messages import Document, Inbound, OpenLink, Reply
@@ -62,7 +63,7 @@ async def test_a_link_is_random_and_bound_to_one_user(site: Site) -> None:
     assert len(tokens) == 2
     assert all(len(token) == 22 for token in tokens)
     async with site.world.database.read() as session:
-        stored = (await session.scalars(sa.select(SecureLink.token_hash))).all()
+        stored = (await session.scalars(sa.select(col(SecureLink.token_hash)))).all()
     assert not tokens & set(stored)
     assert len(set(stored)) == 2
 

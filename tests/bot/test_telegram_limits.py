@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from time import monotonic
 from time import sleep as block_the_loop
@@ -218,7 +218,7 @@ async def test_metrics_count_sends_429s_and_the_sends_waiting_for_a_slot() -> No
     assert 1.0 in waiting  # a send waited for its pacing slot, and was counted as waiting
 
 
-def call_of(answer: bool) -> Callable[[], Awaitable[bool]]:
+def call_of(answer: bool) -> Callable[[], Coroutine[Any, Any, bool]]:
     async def call() -> bool:
         return answer
 

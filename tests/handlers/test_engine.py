@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from handlers.assistant import AFTER_SECRET
 from handlers.messages import Delete, Document, Inbound, Outbound, Reply, Unsupported
@@ -53,16 +53,19 @@ def _console(user: str = "console", **fields: Any) -> Inbound:
 
 async def _snapshot(world: World) -> dict[str, list[tuple[Any, ...]]]:
     """Every row that a flow can change, as plain tuples (to compare before and after)."""
-    tables: dict[str, Any] = {
-        "users": select(User.id, User.locale, User.platform, User.reminders_enabled,
-                        User.reminder_thresholds, User.quiet_start),
-        "certificates": select(Certificate.id, Certificate.owner_id, Certificate.status,
-                               Certificate.reminders_enabled, Certificate.replaced_by_id),
-        "secrets": select(CertificateSecret.certificate_id, CertificateSecret.sealed),
-        "accounts": select(LinkedAccount.id, LinkedAccount.certificate_id, LinkedAccount.state),
-        "states": select(ConversationState.user_key, ConversationState.flow,
-                         ConversationState.step, ConversationState.version,
-                         ConversationState.sealed),
+    tables: dict[str, sa.Select[*tuple[Any, ...]]] = {
+        "users": sa.select(col(User.id), col(User.locale), col(User.platform),
+                           col(User.reminders_enabled), col(User.reminder_thresholds),
+                           col(User.quiet_start)),
+        "certificates": sa.select(col(Certificate.id), col(Certificate.owner_id),
+                                  col(Certificate.status), col(Certificate.reminders_enabled),
+                                  col(Certificate.replaced_by_id)),
+        "secrets": sa.select(col(CertificateSecret.certificate_id), col(CertificateSecret.sealed)),
+        "accounts": sa.select(col(LinkedAccount.id), col(LinkedAccount.certificate_id),
+                              col(LinkedAccount.state)),
+        "states": sa.select(col(ConversationState.user_key), col(ConversationState.flow),
+                            col(ConversationState.step), col(ConversationState.version),
+                            col(ConversationState.sealed)),
     }  # fmt: skip
     async with world.database.read() as session:
         return {

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 import npki
 from storage import audit
@@ -36,8 +37,8 @@ def _document(entries: list[dict[str, Any]]) -> Path:
     return path
 
 
-def _private_der(key: Any) -> bytes:
-    return key.private_bytes(  # type: ignore[no-any-return]
+def _private_der(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),

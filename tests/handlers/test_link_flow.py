@@ -29,7 +29,7 @@ async def _accounts(world: World, user: str = "console") -> list[LinkedAccount]:
     owner = await world.user_id(user)
     assert owner is not None
     async with world.database.read() as session:
-        rows = []
+        rows: list[LinkedAccount] = []
         for row in await certificates.list_active(session, owner):
             assert row.id is not None
             rows.extend(await accounts.list_for_certificate(session, owner, row.id))
@@ -55,7 +55,7 @@ async def test_pick_a_bank_by_button_and_skip_number_and_nickname(
     assert buttons(reply)[:2] == ["다른 기관도 연결", "인증서 등록"]
     (account,) = await _accounts(world)
     assert (account.institution_code, account.kind) == ("088", AccountKind.BANK)
-    assert account.number_masked is account.number_sealed is account.nickname is None
+    assert (account.number_masked, account.number_sealed, account.nickname) == (None, None, None)
     assert account.state is AccountState.LINKED
 
 

@@ -12,6 +12,8 @@ import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlmodel import col, select
 
 from storage.models import Certificate, CertificateSecret, CertificateStatus
@@ -51,9 +53,7 @@ def _write(folder: Path, files: dict[str, bytes]) -> list[Path]:
     return paths
 
 
-def _new_key_pair(
-    cert: factory.x509.Certificate, key: factory.rsa.RSAPrivateKey
-) -> dict[str, bytes]:
+def _new_key_pair(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> dict[str, bytes]:
     return {
         "signCert.der": factory.cert_der(cert),
         "signPri.key": factory.seed_cbc_sha1_key(factory.private_key_info(key), factory.PASSWORD),

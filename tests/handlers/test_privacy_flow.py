@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import SQLModel, col, select
+from sqlmodel import SQLModel, col
 
 from storage import certificates
 from storage.models import (
@@ -30,9 +30,6 @@ from tests.handlers.harness import (
     texts,
 )
 
-OWNED: tuple[type[SQLModel], ...] = (Certificate, CertificateSecret, LinkedAccount, Reminder,
-                                     AuditEvent, KeyAttempt)  # fmt: skip
-
 
 async def _everything(chat: Chat, pair_files: tuple[Path, Path], other_cert: Path) -> None:
     """Two certificates (one with its key), one linked account, a wrong-password count."""
@@ -49,21 +46,22 @@ async def _everything(chat: Chat, pair_files: tuple[Path, Path], other_cert: Pat
 
 async def _rows(world: World, owner: int, user: str = "console") -> dict[str, int]:
     """How many rows of each table belong to `owner` (or to the console user's identity)."""
+    belonging: list[tuple[type[SQLModel], sa.ColumnElement[bool]]] = [
+        (Certificate, col(Certificate.owner_id) == owner),
+        (CertificateSecret, col(CertificateSecret.owner_id) == owner),
+        (LinkedAccount, col(LinkedAccount.owner_id) == owner),
+        (Reminder, col(Reminder.owner_id) == owner),
+        (AuditEvent, col(AuditEvent.owner_id) == owner),
+        (KeyAttempt, col(KeyAttempt.owner_id) == owner),
+        (User, col(User.user_key) == user),
+        (ConversationState, col(ConversationState.user_key) == user),
+        (ButtonToken, col(ButtonToken.user_key) == user),
+    ]
     counts = {}
     async with world.database.read() as session:
-        for model in OWNED:
+        for model, belongs in belonging:
             counts[model.__name__] = int(
-                await session.scalar(
-                    select(sa.func.count()).where(col(model.owner_id) == owner)  # type: ignore[attr-defined]
-                )
-                or 0
-            )
-        for model in (User, ConversationState, ButtonToken):  # type: ignore[assignment]
-            counts[model.__name__] = int(
-                await session.scalar(
-                    select(sa.func.count()).where(col(model.user_key) == user)  # type: ignore[attr-defined]
-                )
-                or 0
+                await session.scalar(sa.select(sa.func.count()).where(belongs)) or 0
             )
     return counts
 

@@ -22,8 +22,8 @@ EXPIRY = datetime(2026, 7, 1, 14, 59, 59, tzinfo=UTC)  # 2026-07-01 23:59:59 KST
 KST = Preferences((30, 14, 7, 1), SEOUL, time(21, 0), time(9, 0))
 
 
-def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SEOUL)  # type: ignore[misc]
+def kst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SEOUL)
 
 
 def test_slots_are_thresholds_then_expiry_day_then_the_day_after() -> None:

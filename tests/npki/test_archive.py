@@ -100,7 +100,7 @@ def data_offset(data: bytes, name: str) -> int:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         local = archive.getinfo(name).header_offset
     name_length, extra_length = struct.unpack_from("<2H", data, local + 26)
-    return local + 30 + name_length + extra_length
+    return local + 30 + int(name_length) + int(extra_length)
 
 
 def _timed(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:

@@ -6,6 +6,7 @@ import io
 import itertools
 import posixpath
 import zipfile
+from collections.abc import Callable
 from pathlib import PurePosixPath
 
 import pytest
@@ -38,10 +39,10 @@ NEW = b"n3w-passw0rd"
     ids=["seed", "seed-1024", "legacy", "pbes2-seed", "pbes2-aes256-sha256", "plain"],
 )
 def test_export_keeps_the_scheme_family_and_random_num(
-    holder: Holder, original: object, written: tuple[str, int]
+    holder: Holder, original: Callable[[bytes], bytes], written: tuple[str, int]
 ) -> None:
     """The new key opens with the new password only, same key, same randomNum, same family."""
-    opened = npki.open_pair(holder.cert_der, original(holder.plain), PW)  # type: ignore[operator]
+    opened = npki.open_pair(holder.cert_der, original(holder.plain), PW)
     pair = npki.export_npki_pair(opened, NEW)
     assert pair.sign_cert == holder.cert_der
     again = npki.open_pair(pair.sign_cert, pair.sign_key, NEW)

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -165,12 +166,15 @@ def _only_npki_errors(call: Callable[..., Any], *args: Any, **kwargs: Any) -> An
     return None
 
 
-def _private_numbers(opened: npki.OpenedCertificate) -> Any:
+def _private_numbers(
+    opened: npki.OpenedCertificate,
+) -> rsa.RSAPrivateNumbers | ec.EllipticCurvePrivateNumbers:
     return opened.private_key.private_numbers()
 
 
 def _assert_key_is_certificates(opened: npki.OpenedCertificate) -> None:
     public = opened.certificate.public_key()
+    assert isinstance(public, rsa.RSAPublicKey | ec.EllipticCurvePublicKey), public
     assert opened.private_key.public_key().public_numbers() == public.public_numbers()
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 from bot.app import channel_traits
 from bot.config import Settings
@@ -19,7 +20,7 @@ from handlers.messages import Reply
 from handlers.services import AssistantSettings, Services
 from storage.database import Database
 from storage.keyring import new_keyring
-from storage.models import Certificate, Channel, User
+from storage.models import Channel, User
 from storage.vault import Vault
 
 EXPIRY = datetime(2026, 7, 1, 14, 59, 59, tzinfo=UTC)  # 2026-07-01 23:59:59 KST
@@ -88,7 +89,7 @@ async def seed(
     now = REGISTERED
     async with database.write() as session:
         await session.execute(
-            sa.insert(User.__table__),
+            sa.insert(SQLModel.metadata.tables["users"]),
             [{"id": first_id + i, "channel": channel, "user_key": f"{key_prefix}{first_id + i}",
               "locale": "ko", "timezone": "Asia/Seoul", "reminders_enabled": True,
               "reachable": True, "created_at": now, "updated_at": now}
@@ -106,4 +107,4 @@ async def seed(
                      "status": "active", "has_private_key": False, "reminders_enabled": True,
                      "next_reminder_at": now, "created_at": now, "updated_at": now}
                 )  # fmt: skip
-        await session.execute(sa.insert(Certificate.__table__), rows)
+        await session.execute(sa.insert(SQLModel.metadata.tables["certificates"]), rows)

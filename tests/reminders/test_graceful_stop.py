@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from storage import migrate
 from storage.database import Database
@@ -60,7 +61,9 @@ async def test_sigterm_mid_sweep_marks_what_was_sent_and_releases_the_rest(
                 await process.wait()
         delivered = sum(len(api.sent_messages(user)) for user in range(1, USERS + 1))
     async with database.read() as session:
-        rows = (await session.execute(sa.select(Reminder.status, Reminder.lease_owner))).all()
+        rows = (
+            await session.execute(sa.select(col(Reminder.status), col(Reminder.lease_owner)))
+        ).all()
     await database.close()
     log = err.decode()[-3000:]
     assert process.returncode == 0, log

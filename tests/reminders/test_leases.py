@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.reminders.sweep import Sweeper
 from handlers.dates import SEOUL
@@ -111,7 +112,9 @@ async def test_a_stopped_sweep_marks_what_it_sent_and_releases_the_rest(
     async with database.read() as session:
         attempts = set(
             await session.scalars(
-                sa.select(Reminder.attempts).where(Reminder.status == ReminderStatus.PENDING)
+                sa.select(col(Reminder.attempts)).where(
+                    col(Reminder.status) == ReminderStatus.PENDING
+                )
             )
         )
     assert attempts == {0}

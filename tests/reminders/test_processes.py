@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from bot.reminders.sweep import DELIVER_AT_ONCE
 from handlers.dates import SEOUL
@@ -54,7 +55,7 @@ async def _unsent(database: Database) -> int:
     async with database.read() as session:
         return int(
             await session.scalar(
-                sa.select(sa.func.count()).where(Reminder.status != ReminderStatus.SENT)
+                sa.select(sa.func.count()).where(col(Reminder.status) != ReminderStatus.SENT)
             )
             or 0
         )
@@ -144,7 +145,7 @@ async def _until_claiming(database: Database) -> None:
     for _ in range(3000):
         async with database.read() as session:
             busy = await session.scalar(
-                sa.select(sa.func.count()).where(Reminder.status != ReminderStatus.PENDING)
+                sa.select(sa.func.count()).where(col(Reminder.status) != ReminderStatus.PENDING)
             )
         if busy:
             return

@@ -12,12 +12,20 @@ from bot.reminders.sweep import MAX_ATTEMPTS, Sweeper
 from handlers.dates import SEOUL
 from storage import certificates, notices, reminders, users
 from storage.database import Database
-from storage.models import Certificate, Channel, Notice, Reminder, ReminderStatus, User
+from storage.models import (
+    Certificate,
+    Channel,
+    Notice,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    User,
+)
 from tests.reminders.conftest import Recorder, seed, services_for
 
 
-def kst(*args: int) -> datetime:
-    return datetime(*args, tzinfo=SEOUL)  # type: ignore[misc]
+def kst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=SEOUL)
 
 
 async def _statuses(database: Database) -> dict[ReminderStatus, int]:
@@ -154,7 +162,7 @@ async def test_snooze_plans_a_reminder_without_using_a_threshold(
     await sweeper.run(kst(2026, 6, 1, 9, 5))
     async with database.write() as session:
         await reminders.plan(
-            session, certificate_id=100, owner_id=1, kind=reminders.ReminderKind.SNOOZED,
+            session, certificate_id=100, owner_id=1, kind=ReminderKind.SNOOZED,
             threshold_days=27, due_at=kst(2026, 6, 4, 9, 0), now=kst(2026, 6, 1, 9, 6),
         )  # fmt: skip
     assert [d.kind for d in await sweeper.run(kst(2026, 6, 4, 9, 1))] == ["snoozed"]

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlmodel import col
 
 from storage import links, users
 from storage.database import Database
@@ -136,7 +137,7 @@ async def test_a_sixth_open_link_revokes_the_oldest(database: Database, vault: V
     assert found[1] is Refusal.USED
     assert all(isinstance(link, OpenedLink) for link in found[2:])
     async with database.read() as session:
-        rows = (await session.scalars(sa.select(SecureLink).order_by(SecureLink.id))).all()
+        rows = (await session.scalars(sa.select(SecureLink).order_by(col(SecureLink.id)))).all()
     revoked = [row for row in rows if row.owner_id == owner and row.sealed is None]
     assert len(revoked) == 1
 

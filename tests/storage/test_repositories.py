@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -260,7 +261,7 @@ async def test_conversation_state_is_optimistic_and_seals_secrets(
     database: Database, vault: Vault
 ) -> None:
     """Saves name the version they read; a stale save fails; a waiting file is sealed."""
-    args = {"flow": "add", "step": "partner", "data": {"have": ["signCert.der"]}}
+    args: dict[str, Any] = {"flow": "add", "step": "partner", "data": {"have": ["signCert.der"]}}
     async with database.write() as session:
         version = await conversations.save(
             session, vault, Channel.CONSOLE, "u", **args, secret=b"first file",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlmodel import col
 
 from storage import accounts, certificates, conversations, migrate
 from storage.database import Database
@@ -133,7 +134,7 @@ async def test_rotation_killed_halfway_then_run_again(database_url: str, tmp_pat
             process.send_signal(signal.SIGKILL)
     async with db.read() as session:
         done = await session.scalar(
-            sa.select(sa.func.count()).where(CertificateSecret.key_id == new_key)
+            sa.select(sa.func.count()).where(col(CertificateSecret.key_id) == new_key)
         )
     assert 0 < (done or 0) < RECORDS, "the kill must land in the middle of the rotation"
     assert len(json.loads(key_file.read_text())["keys"]) == 2
@@ -165,7 +166,7 @@ async def _wait_for_rewrapped(db: Database, key_id: str, at_least: int) -> None:
     while time.monotonic() < deadline:
         async with db.read() as session:
             done = await session.scalar(
-                sa.select(sa.func.count()).where(CertificateSecret.key_id == key_id)
+                sa.select(sa.func.count()).where(col(CertificateSecret.key_id) == key_id)
             )
         if (done or 0) >= at_least:
             return
@@ -267,7 +268,7 @@ async def test_reencryption_killed_halfway_is_finished_by_a_plain_run(
             process.send_signal(signal.SIGKILL)
     async with db.read() as session:
         done = await session.scalar(
-            sa.select(sa.func.count()).where(CertificateSecret.key_id == new_key)
+            sa.select(sa.func.count()).where(col(CertificateSecret.key_id) == new_key)
         )
     assert 0 < (done or 0) < REENCRYPT_RECORDS, "the kill must land in the middle"
     assert json.loads(key_file.read_text())["reencrypt"] is True
