@@ -22,8 +22,8 @@ from bot.channels.kakao_render import skill_response
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.config import TelegramSettings
 from handlers.messages import Choice, Delete, OpenLink, Outbound, Reply, SendDocument
-from tests.conftest import World
 from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.handlers.harness import World
 
 CHAT = 4242
 REPLY = Reply("인증서를 골라 주세요.", choices=(Choice("홍길동 (yessign)", "tok-1"),))
