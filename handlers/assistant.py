@@ -36,7 +36,7 @@ from handlers.ratelimit import RateLimiter
 from handlers.services import Services
 from storage import arrival, buttons, conversations, links, notices, users
 from storage.conversations import Saved
-from storage.errors import StaleState
+from storage.errors import NotFound, StaleState
 from storage.links import Purpose
 
 COMMAND_FLOWS: Final = {
@@ -187,7 +187,13 @@ class Assistant:
         event = await self._event(ctx, inbound)
         if event is None:
             return
-        new_state = await self._route(ctx, state, event)
+        mark = len(ctx.out)
+        try:
+            new_state = await self._route(ctx, state, event)
+        except NotFound:
+            _gone(ctx, mark, event, secret_next=secret_next)
+            ctx.say("button.not_found", *await menu.main_menu(ctx))
+            new_state = None
         # Still waiting for a password (asked now, or asked before and the step
         # unchanged): remembered so a late or rate-limited password is deleted too.
         asked = any(isinstance(o, Reply) and o.expects_secret for o in ctx.out)
@@ -371,3 +377,15 @@ def _kind(event: Event) -> str:
     if isinstance(event, Other):
         return event.kind if event.kind in ("photo", "sticker", "oversized") else "other"
     return "other"
+
+
+def _gone(ctx: Context, mark: int, event: Event, *, secret_next: bool) -> None:
+    """What the step was about (a certificate, a linked account) is gone: deleted in
+    another chat or on the page, or an old button's. Answered here once for every flow,
+    which ends: what the flow had said is dropped, except a password taken off the chat,
+    and a password typed for the vanished thing is taken off too. (A flow looks its
+    target up before it writes, so the step stored nothing.)"""
+    kept = [item for item in ctx.out[mark:] if isinstance(item, Delete)]
+    ctx.out[mark:] = kept
+    if secret_next and isinstance(event, Text) and not kept:
+        ctx.delete(event.message_ref)

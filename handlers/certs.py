@@ -17,7 +17,6 @@ from handlers.flow import Context, Event, Press, State, Text, Unhandled
 from handlers.menu import certificate_choices, main_menu
 from handlers.present import row_facts, summary
 from storage import accounts, audit, certificates
-from storage.errors import NotFound
 from storage.models import AccountState, AuditAction, Certificate
 
 NAME: Final = "certs"
@@ -50,7 +49,7 @@ class CertsFlow:
 
     async def _press(self, ctx: Context, event: Press) -> State | None:
         certificate = await _certificate(ctx, event)
-        if certificate is None or certificate.id is None:
+        if certificate.id is None:
             return None
         if event.verb == "details":
             await show_details(ctx, certificate)
@@ -131,26 +130,18 @@ async def _block(ctx: Context, row: Certificate, link_count: int | None) -> str:
 
 
 async def _delete(ctx: Context, certificate_id: int) -> None:
-    try:
-        row = await certificates.get_active(ctx.session, ctx.user_id, certificate_id)
-    except NotFound:
-        ctx.say("button.not_found", *await main_menu(ctx))
-        return
+    row = await certificates.get_active(ctx.session, ctx.user_id, certificate_id)
     linked = await accounts.list_for_certificate(ctx.session, ctx.user_id, certificate_id)
     await certificates.delete(ctx.session, ctx.user_id, certificate_id)
     await audit.record(ctx.session, ctx.user_id, AuditAction.DELETE, ctx.now, row.fingerprint)
     ctx.say("certs.deleted", *await main_menu(ctx), holder=row.holder, accounts=len(linked))
 
 
-async def _certificate(ctx: Context, event: Press) -> Certificate | None:
+async def _certificate(ctx: Context, event: Press) -> Certificate:
     value = event.payload.get("id")
     if not isinstance(value, int):
         raise Unhandled
-    try:
-        return await certificates.get_active(ctx.session, ctx.user_id, value)
-    except NotFound:
-        ctx.say("button.not_found", *await main_menu(ctx))
-        return None
+    return await certificates.get_active(ctx.session, ctx.user_id, value)
 
 
 def _expiry(ctx: Context, row: Certificate) -> str:

@@ -34,7 +34,6 @@ from handlers.messages import PageForm
 from handlers.offload import off_loop
 from handlers.secure_page import page_url
 from storage import audit, certificates
-from storage.errors import NotFound
 from storage.links import Purpose
 from storage.models import AuditAction, Certificate
 
@@ -81,9 +80,7 @@ class ExportFlow:
         if state.step == Step.PICK_CERT:
             raise Unhandled
         data = Data.model_validate(state.data)
-        row = await _certificate(ctx, data.certificate_id)
-        if row is None:
-            return None
+        row = await certificates.get_active(ctx.session, ctx.user_id, data.certificate_id)
         if isinstance(event, Press) and event.verb in ("npki", "pfx"):
             return await _chosen(ctx, row, event.verb)
         if isinstance(event, Text) and state.step in (Step.NEW, Step.CURRENT):
@@ -95,8 +92,8 @@ class ExportFlow:
 
 
 async def _ask_format(ctx: Context, certificate_id: int) -> State | None:
-    row = await _certificate(ctx, certificate_id)
-    if row is None or row.id is None:
+    row = await certificates.get_active(ctx.session, ctx.user_id, certificate_id)
+    if row.id is None:
         return None
     ctx.say(
         "export.ask_format",
@@ -135,8 +132,8 @@ async def _from_page(ctx: Context, form: PageForm) -> None:
     if not isinstance(certificate_id, int) or target not in ("npki", "pfx"):
         ctx.say("button.not_found")
         return
-    row = await _certificate(ctx, certificate_id)
-    if row is None or row.id is None:
+    row = await certificates.get_active(ctx.session, ctx.user_id, certificate_id)
+    if row.id is None:
         return
     if not row.has_private_key:  # a public certificate only: nothing secret to guard
         files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
@@ -239,14 +236,6 @@ def npki_zip(row: Certificate, files: dict[str, bytes]) -> bytes:
     """The NPKI folder layout banking software expects: NPKI/<CA>/USER/<subject>/…,
     the folder name made safe (the subject is whatever the uploader put there)."""
     return npki.npki_zip(row.ca, row.subject, files)
-
-
-async def _certificate(ctx: Context, certificate_id: int) -> Certificate | None:
-    try:
-        return await certificates.get_active(ctx.session, ctx.user_id, certificate_id)
-    except NotFound:
-        ctx.say("button.not_found", *await main_menu(ctx))
-        return None
 
 
 def _file_stem(row: Certificate) -> str:

@@ -26,7 +26,6 @@ from handlers.institutions import Institution
 from handlers.menu import certificate_choices, main_menu
 from handlers.messages import Choice
 from storage import accounts, certificates
-from storage.errors import NotFound
 from storage.models import AccountKind
 
 NAME: Final = "link"
@@ -156,22 +155,18 @@ async def _save(ctx: Context, data: Data, number: str | None, nickname: str | No
     institution = ctx.services.directory.get(data.institution or "")
     if institution is None or data.certificate_id is None:
         raise Unhandled
-    try:
-        await certificates.get_active(ctx.session, ctx.user_id, data.certificate_id)
-        account = await accounts.link(
-            ctx.session,
-            ctx.services.vault,
-            ctx.user_id,
-            data.certificate_id,
-            institution_code=institution.code,
-            kind=AccountKind(institution.kind),
-            nickname=nickname,
-            number=number,
-            now=ctx.now,
-        )
-    except NotFound:
-        ctx.say("button.not_found", *await main_menu(ctx))
-        return
+    await certificates.get_active(ctx.session, ctx.user_id, data.certificate_id)
+    account = await accounts.link(
+        ctx.session,
+        ctx.services.vault,
+        ctx.user_id,
+        data.certificate_id,
+        institution_code=institution.code,
+        kind=AccountKind(institution.kind),
+        nickname=nickname,
+        number=number,
+        now=ctx.now,
+    )
     details = " ".join(filter(None, [account.nickname, account.number_masked]))
     ctx.say(
         "link.done",

@@ -69,8 +69,7 @@ class RemindFlow:
         if event.verb == "snooze":
             await _snooze(ctx, payload.get("ids"), payload.get("days"))
             return None
-        if not await _change(ctx, event):
-            return None
+        await _change(ctx, event)
         ctx.user.updated_at = ctx.now
         await certificates.replan(ctx.session, ctx.user_id, ctx.now)
         ctx.say("remind.saved")
@@ -78,8 +77,8 @@ class RemindFlow:
         return None
 
 
-async def _change(ctx: Context, event: Press) -> bool:
-    """Quiet hours, all on/off, or one certificate on/off; False if the certificate is gone."""
+async def _change(ctx: Context, event: Press) -> None:
+    """Quiet hours, all on/off, or one certificate on/off."""
     payload = event.payload
     if event.verb == "quiet":
         start, end = str(payload.get("start")), str(payload.get("end"))
@@ -92,18 +91,13 @@ async def _change(ctx: Context, event: Press) -> bool:
             for row in await certificates.list_active(ctx.session, ctx.user_id):
                 await reminders.cancel_pending(ctx.session, row.id or 0)
     elif event.verb == "certificate":
-        try:
-            row = await certificates.get_active(ctx.session, ctx.user_id, int(payload.get("id", 0)))
-        except NotFound:
-            ctx.say("button.not_found", *await main_menu(ctx))
-            return False
+        row = await certificates.get_active(ctx.session, ctx.user_id, int(payload.get("id", 0)))
         row.reminders_enabled = bool(payload.get("on"))
         row.updated_at = ctx.now
         if not row.reminders_enabled:
             await reminders.cancel_pending(ctx.session, row.id or 0)
     else:
         raise Unhandled
-    return True
 
 
 def parse_days(text: str) -> tuple[int, ...] | None:

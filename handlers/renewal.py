@@ -23,7 +23,6 @@ from handlers.flow import Context, Event, Files, Press, State, Unhandled
 from handlers.menu import certificate_choices, main_menu
 from handlers.present import Window, renewal_window, row_facts, summary
 from storage import accounts, certificates
-from storage.errors import NotFound
 from storage.models import AccountState, Certificate
 
 NAME: Final = "renew"
@@ -60,11 +59,7 @@ class RenewFlow:
 
     async def _press(self, ctx: Context, event: Press) -> State | None:
         if event.verb == "pick":
-            try:
-                certificate = await certificates.get_active(ctx.session, ctx.user_id, _id(event))
-            except NotFound:
-                ctx.say("button.not_found", *await main_menu(ctx))
-                return None
+            certificate = await certificates.get_active(ctx.session, ctx.user_id, _id(event))
             return await _guide(ctx, certificate)
         if event.verb == "upload":
             from handlers.register import RegisterFlow  # noqa: PLC0415
@@ -113,11 +108,7 @@ async def show_checklist(ctx: Context, certificate_id: int, *, after_renewal: bo
 
 async def _tick(ctx: Context, event: Press) -> None:
     """Tick one item off: the renewed certificate is registered there now."""
-    try:
-        account = await accounts.get(ctx.session, ctx.user_id, _id(event))
-    except NotFound:
-        ctx.say("button.not_found", *await main_menu(ctx))
-        return
+    account = await accounts.get(ctx.session, ctx.user_id, _id(event))
     await accounts.set_state(ctx.session, ctx.user_id, _id(event), AccountState.LINKED, ctx.now)
     await show_checklist(ctx, account.certificate_id, after_renewal=False)
 

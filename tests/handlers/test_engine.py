@@ -491,3 +491,56 @@ async def test_a_password_that_looks_like_a_command_is_still_deleted(
     assert "비밀번호가 맞지 않아요" in _said(out)
     out = await world.handle(Inbound(Channel.TELEGRAM, "42", message_ref="d", command="certs"))
     assert not any(isinstance(o, Delete) for o in out)  # our own commands still work
+
+
+# --- what a step was about is gone ----------------------------------------------------
+
+
+async def _delete_the_certificate(world: World) -> None:
+    out = await world.handle(_console(command="certs"))
+    out = await world.handle(_console(button=_choice(out, "홍길동 · 2026-07-01")))
+    out = await world.handle(_console(button=_choice(out, "삭제")))
+    out = await world.handle(_console(button=_choice(out, "삭제할게요")))
+    assert "삭제했어요" in " ".join(r.text for r in _replies(out)), out
+
+
+async def test_a_button_for_a_deleted_certificate_is_answered_once_by_the_engine(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """A button shown before its certificate was deleted (in the list): "not found"
+    with the main menu, said once by the engine (it used to be copied in each flow), and
+    no flow left going."""
+    await register(world.chat(), *pair_files)
+    out = await world.handle(_console(command="certs"))
+    stale = _choice(out, "홍길동 · 2026-07-01")
+    await _delete_the_certificate(world)
+    out = await world.handle(_console(button=stale))
+    said = [r.text for r in _replies(out)]
+    expected = world.assistant.services.catalog.texts("ko")("button.not_found")
+    assert said.count(expected) == 1, said
+    assert buttons_of(out), "the main menu comes with it"
+    assert await _console_state(world) is None
+
+
+async def test_a_password_typed_for_a_deleted_certificate_is_taken_off_the_chat(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """The export waits for the certificate's password (PFX); meanwhile the certificate
+    is deleted (another device, the page): the password typed now is deleted from the
+    chat and the user told the certificate is gone."""
+    await register(world.chat(), *pair_files)
+    out = await world.handle(_console(command="export"))
+    out = await world.handle(_console(button=_choice(out, "PFX (아이폰·맥)")))
+    out = await world.handle(_console(message_ref="new", text="new-pfx-pass"))
+    out = await world.handle(_console(message_ref="again", text="new-pfx-pass"))
+    assert any(r.expects_secret for r in _replies(out)), out  # now the certificate's
+    async with world.database.write() as session:
+        await certificates.delete(session, 1, 1)
+    out = await world.handle(_console(message_ref="pw", text=PASSWORD))
+    assert [o for o in out if isinstance(o, Delete) and o.message_ref == "pw"], out
+    expected = world.assistant.services.catalog.texts("ko")("button.not_found")
+    assert expected in [r.text for r in _replies(out)], out
+
+
+def buttons_of(out: list[Outbound]) -> list[str]:
+    return [c.label for r in _replies(out) for c in r.choices]
