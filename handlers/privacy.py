@@ -10,14 +10,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
-import sqlalchemy as sa
-from sqlmodel import col, select
-
 from handlers.certs import YES, show_list
 from handlers.flow import Command, Context, Event, Press, State, Text, Unhandled
 from handlers.menu import main_menu
-from storage import certificates, users
-from storage.models import LinkedAccount
+from storage import accounts, certificates, users
 
 NAME: Final = "privacy"
 
@@ -87,11 +83,8 @@ async def _delete_all(ctx: Context) -> None:
 
 async def _counts(ctx: Context) -> dict[str, int]:
     active = await certificates.list_active(ctx.session, ctx.user_id)
-    linked = await ctx.session.scalar(
-        select(sa.func.count()).where(col(LinkedAccount.owner_id) == ctx.user_id)
-    )
     return {
         "certificates": len(active),
         "with_keys": sum(1 for row in active if row.has_private_key),
-        "accounts": int(linked or 0),
+        "accounts": await accounts.count(ctx.session, ctx.user_id),
     }

@@ -89,6 +89,14 @@ async def link(
     return account
 
 
+async def count(session: AsyncSession, owner_id: int) -> int:
+    """How many accounts `owner_id` has linked, to all their certificates."""
+    linked = await session.scalar(
+        select(sa.func.count()).where(col(LinkedAccount.owner_id) == owner_id)
+    )
+    return int(linked or 0)
+
+
 async def get(session: AsyncSession, owner_id: int, account_id: int) -> LinkedAccount:
     account = await session.scalar(
         select(LinkedAccount).where(
