@@ -58,10 +58,6 @@ COMMAND_FLOWS: Final = {
 PAGE_FLOWS: Final = {Purpose.REGISTER: "add", Purpose.EXPORT: "export"}
 """Which flow takes a secure page's submission, by the link's purpose."""
 
-_SECRET_NEXT: Final = "_secret_next"  # noqa: S105  (a state field's name, not a secret)
-"""Saved with a state whose last reply asked for a password."""
-
-
 AFTER_SECRET: Final = "_after_secret"  # noqa: S105  (a marker's name, not a secret)
 """Saved in place of a flow that ended while it held files or waited for a password."""
 AFTER_SECRET_WINDOW: Final = timedelta(minutes=10)
@@ -124,7 +120,7 @@ class Assistant:
             )
         texts = self.services.catalog.texts(user.locale if user else None)
         out: list[Outbound] = []
-        secret_asked = saved is not None and bool(saved.data.get(_SECRET_NEXT))
+        secret_asked = saved is not None and saved.awaiting_secret
         if secret_asked and inbound.text is not None and inbound.message_ref is not None:
             out.append(Delete(inbound.message_ref, texts("delete.refused")))
         out.append(Reply(texts("rate.limited")))
@@ -296,9 +292,6 @@ class Assistant:
         idle = timedelta(minutes=self.services.settings.idle_minutes)
         if state.flow == AFTER_SECRET:
             idle = AFTER_SECRET_WINDOW
-        data = dict(state.data)
-        if secret_next:
-            data[_SECRET_NEXT] = True
         await conversations.save(
             ctx.session,
             self.services.vault,
@@ -306,11 +299,12 @@ class Assistant:
             inbound.user_key,
             flow=state.flow,
             step=state.step,
-            data=data,
+            data=state.data,
             secret=state.secret,
             expected_version=version,
             expires_at=ctx.now + idle,
             now=ctx.now,
+            awaiting_secret=secret_next,
         )
 
 
@@ -328,7 +322,7 @@ def _saved_state(ctx: Context, inbound: Inbound, saved: Saved) -> tuple[State | 
     """The step to resume (None when it timed out, which is said), and whether it was
     waiting for a password."""
     data = dict(saved.data)
-    secret_next = bool(data.pop(_SECRET_NEXT, False))
+    secret_next = saved.awaiting_secret
     if saved.expires_at is not None and saved.expires_at <= ctx.now:
         if secret_next and inbound.text is not None:
             # A password typed after the flow timed out: still take it off the chat.

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,14 @@ class Saved:
     secret: bytes | None
     version: int
     expires_at: datetime | None
+    awaiting_secret: bool = False
+    """Its last reply asked for a password: the next text is one (taken off the chat,
+    even late or rate-limited)."""
+
+
+AWAITING_SECRET: Final = "_secret_next"  # noqa: S105  (a field's name, not a secret)
+"""Where `awaiting_secret` is kept in the stored data (the name processes of every
+version read, so a rolling upgrade loses no password prompt)."""
 
 
 def binding(channel: Channel, user_key: str) -> Binding:
@@ -57,7 +65,9 @@ def saved_from(vault: Vault, state: ConversationState | None) -> Saved | None:
     secret = None
     if state.sealed is not None and state.sealed_key_id is not None:
         secret = vault.open(Sealed(state.sealed_key_id, state.sealed), binding(channel, user_key))
-    return Saved(state.flow, state.step, dict(state.data), secret, state.version, state.expires_at)
+    data = dict(state.data)
+    awaiting = bool(data.pop(AWAITING_SECRET, False))
+    return Saved(state.flow, state.step, data, secret, state.version, state.expires_at, awaiting)
 
 
 async def save(
@@ -73,6 +83,7 @@ async def save(
     expected_version: int | None,
     expires_at: datetime | None,
     now: datetime,
+    awaiting_secret: bool = False,
 ) -> int:
     """Save a step; returns the new version.
 
@@ -83,7 +94,7 @@ async def save(
     values: dict[str, Any] = {
         "flow": flow,
         "step": step,
-        "data": data,
+        "data": {**data, AWAITING_SECRET: True} if awaiting_secret else data,
         "sealed_key_id": sealed.key_id if sealed else None,
         "sealed": sealed.blob if sealed else None,
         "expires_at": expires_at,

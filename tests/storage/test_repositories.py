@@ -257,6 +257,29 @@ async def test_deleting_a_user_deletes_everything_of_theirs(
         assert await certificates.open_files(session, vault, keep, kept_cert) == FILES
 
 
+async def test_a_step_waiting_for_a_password_says_so_as_a_typed_field(
+    database: Database, vault: Vault
+) -> None:
+    """`awaiting_secret` comes back as saved, never mixed into the flow's data; a row
+    written by an earlier version (the flag inside the data) reads the same."""
+    async with database.write() as session:
+        await conversations.save(
+            session, vault, Channel.CONSOLE, "u", flow="export", step="current",
+            data={"id": 1}, secret=None, expected_version=None, expires_at=None, now=NOW,
+            awaiting_secret=True,
+        )  # fmt: skip
+        await conversations.save(
+            session, vault, Channel.CONSOLE, "old", flow="export", step="current",
+            data={"id": 1, "_secret_next": True}, secret=None, expected_version=None,
+            expires_at=None, now=NOW,
+        )  # fmt: skip
+    async with database.read() as session:
+        for user in ("u", "old"):
+            saved = await conversations.load(session, vault, Channel.CONSOLE, user)
+            assert saved is not None
+            assert (saved.data, saved.awaiting_secret) == ({"id": 1}, True), user
+
+
 async def test_conversation_state_is_optimistic_and_seals_secrets(
     database: Database, vault: Vault
 ) -> None:
