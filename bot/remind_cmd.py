@@ -73,7 +73,7 @@ async def _remind(
             sweeper = Sweeper(
                 services, notifiers(services, channels), lease_owner, clock=clock_from(now)
             )
-            deliveries = await sweeper.run(now, dry_run=dry_run)
+            deliveries = await (sweeper.preview(now) if dry_run else sweeper.run(now))
         async with database.read() as session:
             counts = await reminders.count_by_status(session)
         return deliveries, counts.get(ReminderStatus.FAILED, 0)

@@ -45,7 +45,7 @@ from handlers.menu import main_menu
 from handlers.messages import Document, PageForm
 from handlers.offload import off_loop
 from handlers.present import facts_of, summary
-from handlers.renewal import show_checklist
+from handlers.renewal import show_checklist_after_renewal
 from handlers.secure_page import page_url
 from storage import audit, certificates
 from storage.links import Purpose
@@ -373,7 +373,7 @@ async def _register(
     await audit.record(
         ctx.session, ctx.user_id, AuditAction.RENEW, ctx.now, facts.fingerprint_sha256
     )
-    await show_checklist(ctx, row.id, after_renewal=True)
+    await show_checklist_after_renewal(ctx, row.id)
     return True
 
 

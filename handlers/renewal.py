@@ -85,14 +85,24 @@ async def _guide(ctx: Context, certificate: Certificate) -> State:
     return State(NAME, Step.GUIDE)
 
 
-async def show_checklist(ctx: Context, certificate_id: int, *, after_renewal: bool) -> None:
-    """The institutions where the renewed certificate must still be registered, as buttons."""
+async def show_checklist_after_renewal(ctx: Context, certificate_id: int) -> None:
+    """Just renewed: the old certificate is replaced, and here is where to register the
+    new one (or that there is nowhere)."""
+    ctx.say("renew.replaced")
+    await _checklist(ctx, certificate_id, "renew.checklist", "renew.checklist_empty")
+
+
+async def show_checklist_left(ctx: Context, certificate_id: int) -> None:
+    """An item ticked off: where is left (or that all are done)."""
+    await _checklist(ctx, certificate_id, "renew.checklist_left", "renew.checklist_done")
+
+
+async def _checklist(ctx: Context, certificate_id: int, listed: str, done: str) -> None:
+    """The institutions where the renewed certificate must still be registered, as
+    buttons, under the text `listed`; `done` (with the menu) when there are none."""
     linked = await accounts.list_for_certificate(ctx.session, ctx.user_id, certificate_id)
     pending = [a for a in linked if a.state is AccountState.NEEDS_REGISTRATION]
-    if after_renewal:
-        ctx.say("renew.replaced")
     if not pending:
-        done = "renew.checklist_empty" if after_renewal else "renew.checklist_done"
         ctx.say(done, *await main_menu(ctx))
         return
     lines, choices = [], []
@@ -102,15 +112,14 @@ async def show_checklist(ctx: Context, certificate_id: int, *, after_renewal: bo
         label = f"{name} ({account.nickname})" if account.nickname else name
         lines.append(f"☐ {label}")
         choices.append(await ctx.button(f"✓ {label}", f"{NAME}:tick", id=account.id))
-    key = "renew.checklist" if after_renewal else "renew.checklist_left"
-    ctx.say(key, *choices, items="\n".join(lines))
+    ctx.say(listed, *choices, items="\n".join(lines))
 
 
 async def _tick(ctx: Context, event: Press) -> None:
     """Tick one item off: the renewed certificate is registered there now."""
     account = await accounts.get(ctx.session, ctx.user_id, _id(event))
     await accounts.set_state(ctx.session, ctx.user_id, _id(event), AccountState.LINKED, ctx.now)
-    await show_checklist(ctx, account.certificate_id, after_renewal=False)
+    await show_checklist_left(ctx, account.certificate_id)
 
 
 def _id(event: Press) -> int:

@@ -126,10 +126,8 @@ class Sweeper:
         what is being sent finishes and is marked, the rest is released at once."""
         self._stopping = True
 
-    async def run(self, now: datetime, *, dry_run: bool = False) -> list[Delivery]:
-        """One sweep at `now`; with `dry_run` nothing is written or sent."""
-        if dry_run:
-            return await self._dry_run(now)
+    async def run(self, now: datetime) -> list[Delivery]:
+        """One sweep at `now`: plan, claim, send, mark."""
         if self._stopping:
             return []
         await self.plan(now)
@@ -256,7 +254,9 @@ class Sweeper:
             return
         log.info("released %d claimed reminder(s) for other processes", released)
 
-    async def _dry_run(self, now: datetime) -> list[Delivery]:
+    async def preview(self, now: datetime) -> list[Delivery]:
+        """What a sweep at `now` would send, with nothing written or sent (`remind
+        --dry-run`)."""
         deliveries: list[Delivery] = []
         async with self.services.database.scratch() as session:
             planned, cursor, _ = await self._plan(session, now, None)

@@ -174,7 +174,7 @@ async def test_dry_run_writes_and_sends_nothing(
 ) -> None:
     """--dry-run shows what would go out; the real sweep after it still sends it."""
     await seed(database, 1)
-    would = await sweeper.run(kst(2026, 6, 1, 9, 5), dry_run=True)
+    would = await sweeper.preview(kst(2026, 6, 1, 9, 5))
     assert [d.threshold_days for d in would] == [30]
     assert recorder.sent == []
     assert await _statuses(database) == {}

@@ -28,7 +28,7 @@ async def test_a_sweep_counts_what_it_planned_sent_and_failed(database: Database
         services_for(database), {Channel.TELEGRAM: recorder}, "metered", metrics=metrics
     )
     morning = datetime(2026, 6, 1, 9, 5, tzinfo=SEOUL)
-    assert await sweeper.run(morning, dry_run=True)
+    assert await sweeper.preview(morning)
     assert _value(metrics, "certmate_reminders_planned_total") == 0
     assert await sweeper.run(morning) == []
     assert _value(metrics, "certmate_reminders_planned_total") == 3
