@@ -9,6 +9,8 @@
 - Secure links past their expiry (their sealed key goes with them).
 - Notices shown more than `NOTICE_MEMORY` ago: copies of messages already read,
   which name the holder of a certificate.
+- Wrong-password counts whose window is over and whose lock has lifted: they count
+  nothing any more, and one is left per key a user mistyped.
 
 Deletes go in short batches, so the single SQLite writer is never held for long.
 """
@@ -22,7 +24,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import buttons, links, notices, updates
+from storage import attempts, buttons, links, notices, updates
 from storage.database import Database
 
 UPDATE_MEMORY: Final = timedelta(days=7)
@@ -36,11 +38,12 @@ class Tidied:
     buttons: int
     notices: int
     links: int
+    attempts: int
 
 
 async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidied:
     """Forget handled and dead updates older than `UPDATE_MEMORY`, expired button tokens and
-    secure links, and notices shown more than `NOTICE_MEMORY` ago."""
+    secure links, notices shown more than `NOTICE_MEMORY` ago, and stale password counts."""
     forgotten_updates = await _in_batches(
         database, lambda session: updates.prune(session, now - UPDATE_MEMORY, batch), batch
     )
@@ -56,7 +59,16 @@ async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidi
     forgotten_links = await _in_batches(
         database, lambda session: links.prune(session, now, batch), batch
     )
-    return Tidied(forgotten_updates, forgotten_buttons, forgotten_notices, forgotten_links)
+    forgotten_attempts = await _in_batches(
+        database, lambda session: attempts.prune(session, now, batch), batch
+    )
+    return Tidied(
+        forgotten_updates,
+        forgotten_buttons,
+        forgotten_notices,
+        forgotten_links,
+        forgotten_attempts,
+    )
 
 
 async def _in_batches(

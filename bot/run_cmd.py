@@ -245,11 +245,12 @@ class _Jobs:
                 return
             log.info(
                 "housekeeping: forgot %d update(s), %d expired button(s), %d shown notice(s),"
-                " %d expired link(s)",
+                " %d expired link(s), %d stale password count(s)",
                 tidied.updates,
                 tidied.buttons,
                 tidied.notices,
                 tidied.links,
+                tidied.attempts,
             )
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from bot.housekeeping import NOTICE_MEMORY, UPDATE_MEMORY, tidy
-from storage import buttons, links, notices, updates, users
+from storage import attempts, buttons, links, notices, updates, users
 from storage.database import Database
-from storage.models import ButtonToken, Channel, Notice, ProcessedUpdate, SecureLink
+from storage.models import ButtonToken, Channel, KeyAttempt, Notice, ProcessedUpdate, SecureLink
 from storage.vault import Vault
 
 NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)
@@ -88,3 +88,30 @@ async def test_dead_updates_are_kept_a_while_then_forgotten(
     assert left == ["new-dead", "pending"]
     assert kept.dead_at is not None
     assert kept.sealed is not None
+
+
+async def test_password_counts_are_forgotten_once_they_count_nothing(database: Database) -> None:
+    """A wrong-password count whose window is over and whose lock has lifted is forgotten
+    (one was left behind for every key a user mistyped, for good); a count still in its
+    window, and a lock that still holds, are kept."""
+    long_ago = NOW - attempts.FORGET_AFTER - timedelta(minutes=1)
+    async with database.write() as session:
+        owner = await users.get_or_create(session, Channel.TELEGRAM, "mistyper", OLD)
+        owner_id = owner.id or 0
+        for number in range(30):  # many keys, one wrong password each, long ago
+            await attempts.record_failure(session, owner_id, [f"key:old{number}"], long_ago)
+        for _ in range(attempts.KEY_POLICY.tries):  # locked at `long_ago`, lifted since
+            await attempts.record_failure(session, owner_id, ["key:lifted"], long_ago)
+        recent = NOW - timedelta(minutes=5)
+        await attempts.record_failure(session, owner_id, ["key:recent"], recent)
+        for _ in range(attempts.KEY_POLICY.tries):  # locked five minutes ago: still locked
+            await attempts.record_failure(session, owner_id, ["key:locked"], recent)
+        held = await session.scalar(select(KeyAttempt).where(KeyAttempt.subject == "key:locked"))
+        assert held is not None
+        held.window_started_at = long_ago  # its window began long ago; its lock holds
+    tidied = await tidy(database, NOW, batch=7)
+    assert tidied.attempts == 31
+    async with database.read() as session:
+        left = {row.subject: row for row in await session.scalars(select(KeyAttempt))}
+    assert sorted(left) == ["key:locked", "key:recent", attempts.OWNER]  # the owner: locked
+    assert (left["key:locked"].locked_until or OLD) > NOW
