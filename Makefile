@@ -70,6 +70,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/reminder_dispatch.py
 	$(BIN)/python bench/telegram_updates.py
 	$(BIN)/python bench/kakao_skill.py
+	$(BIN)/python bench/storage_growth.py
 	$(BIN)/python bench/cluster_scaling.py
 
 # Regenerate the locks for Python 3.11 on Linux x86_64, from the public index only (the

@@ -5,10 +5,15 @@
   Telegram stops redelivering long before that.
 - Dead updates (given up after failing as a bug): kept sealed for the operator
   (`certmate status`) for the same `UPDATE_MEMORY`, then deleted and shredded.
+- The files and passwords a flow left alone past its expiry still holds, sealed (the
+  user who never writes again): shredded; the row stays, so the next message still
+  says the flow was forgotten.
 - Button tokens past their expiry: a press on them already answers "not found".
 - Secure links past their expiry (their sealed key goes with them).
 - Notices shown more than `NOTICE_MEMORY` ago: copies of messages already read,
   which name the holder of a certificate.
+- Wrong-password counts whose window is over and whose lock has lifted: they count
+  nothing any more, and one is left per key a user mistyped.
 
 Deletes go in short batches, so the single SQLite writer is never held for long.
 """
@@ -22,7 +27,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import buttons, links, notices, updates
+from storage import attempts, buttons, conversations, links, notices, updates
 from storage.database import Database
 
 UPDATE_MEMORY: Final = timedelta(days=7)
@@ -36,11 +41,15 @@ class Tidied:
     buttons: int
     notices: int
     links: int
+    attempts: int
+    held: int
+    """Expired conversations whose sealed secrets were shredded."""
 
 
 async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidied:
     """Forget handled and dead updates older than `UPDATE_MEMORY`, expired button tokens and
-    secure links, and notices shown more than `NOTICE_MEMORY` ago."""
+    secure links, notices shown more than `NOTICE_MEMORY` ago, and stale password counts;
+    shred what expired conversations still hold."""
     forgotten_updates = await _in_batches(
         database, lambda session: updates.prune(session, now - UPDATE_MEMORY, batch), batch
     )
@@ -56,7 +65,20 @@ async def tidy(database: Database, now: datetime, *, batch: int = BATCH) -> Tidi
     forgotten_links = await _in_batches(
         database, lambda session: links.prune(session, now, batch), batch
     )
-    return Tidied(forgotten_updates, forgotten_buttons, forgotten_notices, forgotten_links)
+    forgotten_attempts = await _in_batches(
+        database, lambda session: attempts.prune(session, now, batch), batch
+    )
+    shredded_held = await _in_batches(
+        database, lambda session: conversations.drop_expired_secrets(session, now, batch), batch
+    )
+    return Tidied(
+        forgotten_updates,
+        forgotten_buttons,
+        forgotten_notices,
+        forgotten_links,
+        forgotten_attempts,
+        shredded_held,
+    )
 
 
 async def _in_batches(

@@ -249,11 +249,14 @@ class _Jobs:
                 return
             log.info(
                 "housekeeping: forgot %d update(s), %d expired button(s), %d shown notice(s),"
-                " %d expired link(s)",
+                " %d expired link(s), %d stale password count(s); shredded what %d expired"
+                " conversation(s) held",
                 tidied.updates,
                 tidied.buttons,
                 tidied.notices,
                 tidied.links,
+                tidied.attempts,
+                tidied.held,
             )
 
 

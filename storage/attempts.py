@@ -8,7 +8,9 @@ of them is. Beside the keys, one row per owner (`OWNER`) counts the owner's
 wrong passwords across all keys, so a thief holding many files cannot try
 five passwords on each. Counts live in the database: neither a restart nor
 `/cancel` and a fresh upload resets them. The right password clears the
-key's count, never the owner's.
+key's count, never the owner's. A row whose window has passed and whose lock
+has lifted counts nothing (the next failure starts it afresh), so housekeeping
+forgets it: a user who mistypes the passwords of many keys leaves no rows behind.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from storage.models import KeyAttempt
+from storage.sql import affected
 
 OWNER: Final = "user"
 """The subject of the owner's row (key names start with `key:`)."""
@@ -39,6 +42,8 @@ class Policy:
 
 KEY_POLICY: Final = Policy(5, timedelta(minutes=15), timedelta(minutes=15))
 OWNER_POLICY: Final = Policy(20, timedelta(hours=1), timedelta(hours=1))
+FORGET_AFTER: Final = max(KEY_POLICY.window, OWNER_POLICY.window)
+"""A row is forgotten once its window began longer ago than this and no lock holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,23 @@ async def clear(session: AsyncSession, owner_id: int, keys: Collection[str]) -> 
                 col(KeyAttempt.owner_id) == owner_id, col(KeyAttempt.subject).in_(subjects)
             )
         )
+
+
+async def prune(session: AsyncSession, now: datetime, limit: int = 5_000) -> int:
+    """Forget up to `limit` rows that count nothing any more (window over, no lock);
+    returns how many (call again while it returns `limit`)."""
+    idle = (
+        select(KeyAttempt.id)
+        .where(
+            col(KeyAttempt.window_started_at) < now - FORGET_AFTER,
+            sa.or_(col(KeyAttempt.locked_until).is_(None), col(KeyAttempt.locked_until) <= now),
+        )
+        .limit(limit)
+    )
+    result = await session.execute(
+        sa.delete(KeyAttempt).where(col(KeyAttempt.id).in_(idle.scalar_subquery()))
+    )
+    return affected(result)
 
 
 def _count(row: KeyAttempt, policy: Policy, now: datetime) -> None:

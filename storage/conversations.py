@@ -5,7 +5,9 @@ Saves are optimistic: a save names the version it read, and fails with
 flow (the first file of a pair, an upload waiting for its password) is
 sealed by the vault, never stored in the clear, not even for a moment. A
 save that replaces or drops a sealed secret, and every `clear`, shreds the
-old blob: `secure_delete` zeroes it and the write checkpoints the WAL.
+old blob: `secure_delete` zeroes it and the write checkpoints the WAL. A flow
+left alone past its expiry has its secret shredded by housekeeping
+(`drop_expired_secrets`): a user who never writes again leaves no files held.
 """
 
 from __future__ import annotations
@@ -141,6 +143,29 @@ async def clear(session: AsyncSession, channel: Channel, user_key: str) -> None:
         )
     )
     session.info[SHREDDED] = True
+
+
+async def drop_expired_secrets(session: AsyncSession, now: datetime, limit: int = 5_000) -> int:
+    """Shred the secrets of up to `limit` conversations expired by `now`; returns how
+    many (call again while it returns `limit`). The row stays: the user's next message
+    still hears that the flow was forgotten, which never needs the secret."""
+    expired = (
+        select(ConversationState.id)
+        .where(
+            col(ConversationState.expires_at) <= now,
+            col(ConversationState.sealed).is_not(None),
+        )
+        .limit(limit)
+    )
+    result = await session.execute(
+        sa.update(ConversationState)
+        .where(col(ConversationState.id).in_(expired.scalar_subquery()))
+        .values(sealed=None, sealed_key_id=None)
+    )
+    dropped = affected(result)
+    if dropped:
+        session.info[SHREDDED] = True
+    return dropped
 
 
 async def _row(session: AsyncSession, channel: Channel, user_key: str) -> ConversationState | None:

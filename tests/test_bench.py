@@ -105,3 +105,23 @@ def test_cluster_scaling_benchmark_runs_one_and_two_processes_behind_haproxy() -
     for run in ("one_cpu_ms", "two_cpu_ms"):  # where the cores went, per request
         assert figures[run]["certmate"] > 0, figures
         assert figures[run]["load"] > 0, figures
+
+
+def test_storage_growth_benchmark_shows_returning_requests_add_nothing() -> None:
+    """bench/storage_growth.py (short form): every user ends holding the cap of buttons; a
+    returning user's KakaoTalk request adds no row (and on SQLite no page) once there, a
+    Telegram update one row, the inbox's memory of it; a week later only the user is left."""
+    figures = _run("storage_growth.py", "--users", "5", "--rounds", "2",
+                   "--buttons-per-user", "24", timeout=300)  # fmt: skip
+    assert figures["buttons_per_user"] == 24
+    for engine in ("sqlite", "postgresql"):
+        assert "skipped" not in figures[engine], figures[engine]  # PostgreSQL runs here
+        for channel, rows_per_request in (("kakao", 0), ("telegram", 1)):
+            measured = figures[engine][channel]
+            assert measured["at_cap"]["button_tokens"]["rows"] == 24, (engine, measured)
+            per_request = measured["per_request"]["file"]["rows"]
+            assert per_request == pytest.approx(rows_per_request, abs=0.05), (engine, measured)
+            assert measured["week_later"]["file"]["rows"] == 1, (engine, measured)
+    # Without the cap a request would add ~7 tokens (~1.5 KB); one page split over the 50
+    # requests measured is 82 B a request.
+    assert figures["sqlite"]["kakao"]["per_request"]["file"]["bytes"] < 400, figures["sqlite"]

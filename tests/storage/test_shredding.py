@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ PASSWORD = "typed-in-chat-6Wd!"  # noqa: S105  (a test password)
 FIRST = "first-secret-2Hh%"
 SECOND = "second-secret-9Rk&"
 USER = "5151"
+DAY = timedelta(days=1)
 
 
 @pytest.fixture
@@ -133,3 +135,30 @@ async def test_a_reader_open_during_the_drop_delays_the_shredding_but_not_for_ev
     release.set()
     await asyncio.gather(reader, dropping)
     assert _carve(tmp_path, keyring, range(7, 8), "after") == []
+
+
+async def test_what_an_abandoned_flow_holds_is_shredded_once_it_expired(
+    sqlite: Database, keyring: Keyring, tmp_path: Path
+) -> None:
+    """A flow that holds a secret and is never answered again: once it expired, the
+    housekeeping drop leaves nothing to carve (before, the sealed files stayed for good);
+    a flow still running keeps its secret."""
+    vault = Vault(keyring)
+    async with sqlite.write() as session:
+        for user_key, secret, expires in ((USER, FIRST, NOW), ("6262", SECOND, NOW + DAY)):
+            await users.get_or_create(session, Channel.TELEGRAM, user_key, NOW)
+            await conversations.save(
+                session, vault, Channel.TELEGRAM, user_key, flow="add", step="collect",
+                data={}, secret=secret.encode(), expected_version=None, expires_at=expires,
+                now=NOW - DAY,
+            )  # fmt: skip
+    async with sqlite.write() as session:
+        assert await conversations.drop_expired_secrets(session, NOW) == 1
+    copied = carver.copy_sqlite_files(tmp_path / "data", tmp_path / "after")
+    bindings = carver.bindings_for(Channel.TELEGRAM, [USER, "6262"], range(0))
+    found = {find.secret for find in carver.carve(copied, keyring, bindings, [FIRST, SECOND])}
+    assert found == {SECOND}
+    async with sqlite.read() as session:
+        left = await conversations.load(session, vault, Channel.TELEGRAM, USER)
+    assert left is not None  # the row stays: the next message hears the flow was forgotten
+    assert (left.flow, left.secret) == ("add", None)
