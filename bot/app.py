@@ -19,10 +19,10 @@ from bot.channels import console, kakao, telegram
 from bot.config import ConfigError, Settings
 from bot.reminders.notifiers import NoticeNotifier, Notifier
 from handlers.assistant import Assistant
+from handlers.flows import all_specs
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
 from handlers.messages import ChannelTraits
-from handlers.registry import all_flows
 from handlers.services import AssistantSettings, Clock, Services, UserCaps
 from storage.database import Database
 from storage.keyring import KeyFileError, KeyringFile, KeyringSource, create, parse_keyring
@@ -157,7 +157,7 @@ def load_ca_certificates(paths: tuple[str, ...]) -> tuple[x509.Certificate, ...]
 
 def build_assistant(services: Services) -> Assistant:
     """The conversation core with every flow."""
-    return Assistant(services, all_flows())
+    return Assistant(services, all_specs())
 
 
 def notifiers(

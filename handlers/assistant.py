@@ -11,19 +11,20 @@ a race is retried once from the fresh state.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
-from handlers import menu
 from handlers.flow import (
     Command,
     Context,
     Event,
     Files,
-    Flow,
+    FlowSpec,
+    HandOver,
     Other,
+    Outcome,
     Page,
     Press,
     State,
@@ -33,30 +34,12 @@ from handlers.flow import (
 from handlers.locks import KeyedLocks
 from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply
 from handlers.ratelimit import RateLimiter
+from handlers.registry import CANCEL, Flows
 from handlers.services import Services
 from storage import arrival, buttons, conversations, links, notices, users
 from storage.conversations import Saved
 from storage.errors import NotFound, StaleState
 from storage.links import Purpose
-
-COMMAND_FLOWS: Final = {
-    "start": "start",
-    "help": "help",
-    "menu": "help",
-    "lang": "lang",
-    "add": "add",
-    "certs": "certs",
-    "link": "link",
-    "renew": "renew",
-    "export": "export",
-    "remind": "remind",
-    "privacy": "privacy",
-    "deleteme": "privacy",
-}
-
-
-PAGE_FLOWS: Final = {Purpose.REGISTER: "add", Purpose.EXPORT: "export"}
-"""Which flow takes a secure page's submission, by the link's purpose."""
 
 AFTER_SECRET: Final = "_after_secret"  # noqa: S105  (a marker's name, not a secret)
 """Saved in place of a flow that ended while it held files or waited for a password."""
@@ -76,9 +59,9 @@ class Handled:
 class Assistant:
     """Handles inbound messages for every channel."""
 
-    def __init__(self, services: Services, flows: Sequence[Flow]) -> None:
+    def __init__(self, services: Services, specs: Sequence[FlowSpec]) -> None:
         self.services = services
-        self.flows: Mapping[str, Flow] = {flow.name: flow for flow in flows}
+        self.flows = Flows(specs, services.catalog)
         self._locks = KeyedLocks()
         self._limiter = RateLimiter(services.settings.messages_per_minute)
 
@@ -141,7 +124,8 @@ class Assistant:
                 now,
                 timezone=services.settings.timezone,
             )
-            ctx = Context(services, session, user, services.catalog.texts(user.locale), now)
+            texts = services.catalog.texts(user.locale)
+            ctx = Context(services, session, user, texts, now, menu=self.flows.menu)
             if not inbound.private:
                 _answer_in_group(ctx, inbound)
                 return Handled(ctx.out)
@@ -159,12 +143,12 @@ class Assistant:
             if saved is not None and saved.flow == AFTER_SECRET:
                 if _late_secret(inbound, saved.expires_at, now):
                     ctx.delete(inbound.message_ref)
-                    ctx.say("late_secret.deleted", *await menu.main_menu(ctx))
+                    ctx.say("late_secret.deleted", *await ctx.main_menu())
                     return Handled(ctx.out)
             elif saved is not None:
                 state, secret_next = _saved_state(ctx, inbound, saved)
             if secret_next and state is not None:
-                inbound = _password_not_command(inbound)
+                inbound = self._password_not_command(inbound)
             await self._step(ctx, inbound, state, version, secret_next=secret_next)
             if inbound.page is not None:
                 await self._settle_page(ctx, inbound.page)
@@ -180,7 +164,7 @@ class Assistant:
         secret_next: bool,
     ) -> None:
         """Route the event to its flow and save where the user is now."""
-        event = await self._event(ctx, inbound)
+        event = await self._event(ctx, inbound, secret_next=secret_next)
         if event is None:
             return
         mark = len(ctx.out)
@@ -188,7 +172,7 @@ class Assistant:
             new_state = await self._route(ctx, state, event)
         except NotFound:
             _gone(ctx, mark, event, secret_next=secret_next)
-            ctx.say("button.not_found", *await menu.main_menu(ctx))
+            ctx.say("button.not_found", *await ctx.main_menu())
             new_state = None
         # Still waiting for a password (asked now, or asked before and the step
         # unchanged): remembered so a late or rate-limited password is deleted too.
@@ -221,59 +205,79 @@ class Assistant:
             now=ctx.now,
         )
 
-    async def _event(self, ctx: Context, inbound: Inbound) -> Event | None:
+    async def _event(self, ctx: Context, inbound: Inbound, *, secret_next: bool) -> Event | None:
         if inbound.page is not None:
             return Page(inbound.page)
         if inbound.button is not None:
-            action = await buttons.resolve(
+            stored = await buttons.resolve(
                 ctx.session, inbound.channel, inbound.user_key, inbound.button, ctx.now
             )
+            action = self.flows.actions.unpack(stored) if stored is not None else None
             if action is None:
-                ctx.say("button.not_found", *await menu.main_menu(ctx))
+                ctx.say("button.not_found", *await ctx.main_menu())
                 return None
-            return Press(action.name, action.payload)
+            return Press(action)
         if inbound.command is not None:
             return Command(inbound.command.lower(), inbound.args)
         if inbound.documents:
             return Files(inbound.documents)
         if inbound.text is not None:
+            word = None if secret_next else self.flows.command_of_word(inbound.text)
+            if word is not None:  # a flow's word typed alone ("등록", "help")
+                return Command(word)
             return Text(inbound.text, inbound.message_ref)
         return Other(inbound.unsupported.value if inbound.unsupported else "other")
 
     async def _route(self, ctx: Context, state: State | None, event: Event) -> State | None:
+        """The event to its flow; a flow's hand-over is routed again, as if no flow were
+        in progress (a flow hands over at most once a step: no loops)."""
+        outcome = await self._route_once(ctx, state, event)
+        if isinstance(outcome, HandOver):
+            outcome = await self._route_once(ctx, None, outcome.event)
+        if isinstance(outcome, HandOver):
+            raise TypeError(f"a flow handed over twice in one step: {outcome.event!r}")
+        return outcome
+
+    async def _route_once(self, ctx: Context, state: State | None, event: Event) -> Outcome:
         if isinstance(event, Page):
-            page_flow = self.flows[PAGE_FLOWS[Purpose(event.form.purpose)]]
+            page_flow = self.flows.page[Purpose(event.form.purpose)]
             if state is not None and state.flow == page_flow.name:
-                return await page_flow.resume(ctx, state, event)
-            return await page_flow.start(ctx, event)
+                return await page_flow.flow.resume(ctx, state, event)
+            return await page_flow.flow.start(ctx, event)
         if isinstance(event, Command):
-            if event.name == "cancel":
-                ctx.say("cancel.done" if state else "cancel.nothing", *await menu.main_menu(ctx))
+            if event.name == CANCEL:
+                ctx.say("cancel.done" if state else "cancel.nothing", *await ctx.main_menu())
                 return None
-            flow = self.flows.get(COMMAND_FLOWS.get(event.name, ""))
-            if flow is None:
+            spec = self.flows.commands.get(event.name)
+            if spec is None:
                 return await self._fallback(ctx, state, "unknown.command")
-            return await flow.start(ctx, event)
+            return await spec.flow.start(ctx, event)
         if isinstance(event, Press) and (
-            state is None or event.flow != state.flow or event.verb == "start"
+            state is None or event.action.flow != state.flow or event.action.restarts
         ):
-            flow = self.flows.get(event.flow)
-            if flow is None:
-                return await self._fallback(ctx, state, "button.not_found")
-            return await flow.start(ctx, event)
-        if state is not None and state.flow in self.flows:
+            return await self.flows.by_name[event.action.flow].flow.start(ctx, event)
+        if state is not None and state.flow in self.flows.by_name:
             try:
-                return await self.flows[state.flow].resume(ctx, state, event)
+                return await self.flows.by_name[state.flow].flow.resume(ctx, state, event)
             except Unhandled:
                 key = f"unknown.{_kind(event)}" if isinstance(event, Other) else "unknown.in_flow"
                 return await self._fallback(ctx, state, key)
-        if isinstance(event, Files) and "add" in self.flows:
-            return await self.flows["add"].start(ctx, event)
+        if isinstance(event, Files) and self.flows.takes_files is not None:
+            return await self.flows.takes_files.flow.start(ctx, event)
         return await self._fallback(ctx, None, f"unknown.{_kind(event)}")
+
+    def _password_not_command(self, inbound: Inbound) -> Inbound:
+        """A password may start with `/` (chat apps then call it a command): while one is
+        awaited, anything that is not one of our commands is the password, and is deleted."""
+        command = inbound.command
+        if command is None or command.lower() in self.flows.commands or command.lower() == CANCEL:
+            return inbound
+        text = f"/{command} {inbound.args}" if inbound.args else f"/{command}"
+        return replace(inbound, command=None, args="", text=text)
 
     async def _fallback(self, ctx: Context, state: State | None, key: str) -> State | None:
         """Never silence: say what we can do, show the menu, keep any flow in progress."""
-        ctx.say(key, *await menu.main_menu(ctx))
+        ctx.say(key, *await ctx.main_menu())
         return state
 
     async def _save(
@@ -306,16 +310,6 @@ class Assistant:
             now=ctx.now,
             awaiting_secret=secret_next,
         )
-
-
-def _password_not_command(inbound: Inbound) -> Inbound:
-    """A password may start with `/` (chat apps then call it a command): while one is
-    awaited, anything that is not one of our commands is the password, and is deleted."""
-    command = inbound.command
-    if command is None or command.lower() in COMMAND_FLOWS or command.lower() == "cancel":
-        return inbound
-    text = f"/{command} {inbound.args}" if inbound.args else f"/{command}"
-    return replace(inbound, command=None, args="", text=text)
 
 
 def _saved_state(ctx: Context, inbound: Inbound, saved: Saved) -> tuple[State | None, bool]:

@@ -1,9 +1,12 @@
 """What a flow sees and returns: events, its saved state, and a context to answer through.
 
-A flow is a module with a `Flow` object: `start` is called when the user
-enters it (a command, a menu button), `resume` for each later event while
-they are in it. Both return the flow's next `State` (saved by the engine)
-or `None` when the flow is over. Flows never touch a chat library.
+A flow is a module of `handlers/flows/` that exports one `SPEC`: its `Flow`
+object, the commands, menu entry and words that start it, the actions its
+buttons send, and the secure page's submissions it takes. `start` is called
+when the user enters it (a command, a word, a menu button), `resume` for
+each later event while they are in it. Both return the flow's next `State`
+(saved by the engine), `None` when the flow is over, or a `HandOver` that
+the engine routes to another flow. Flows never touch a chat library.
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers.actions import Action
 from handlers.dates import SEOUL
-from handlers.i18n import Texts
+from handlers.i18n import Texts, typed_word
 from handlers.messages import (
     ChannelTraits,
     Choice,
@@ -30,6 +34,7 @@ from handlers.messages import (
 )
 from handlers.services import Services
 from storage import buttons
+from storage.links import Purpose
 from storage.models import User
 
 
@@ -47,17 +52,7 @@ class Text:
 
 @dataclass(frozen=True, slots=True)
 class Press:
-    action: str
-    """`<flow>:<verb>`, e.g. `add:reminders_only`."""
-    payload: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def flow(self) -> str:
-        return self.action.split(":", 1)[0]
-
-    @property
-    def verb(self) -> str:
-        return self.action.split(":", 1)[-1]
+    action: Action
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +85,18 @@ class State:
     secret: bytes | None = field(default=None, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """What a flow returns to pass the user on: the engine routes `event` as if no flow
+    were in progress (files to the flow that takes them, an action to its flow)."""
+
+    event: Event
+
+
+Outcome = State | HandOver | None
+"""What `start` and `resume` return."""
+
+
 class Unhandled(Exception):
     """A flow did not expect this event; the engine answers with help and keeps the state."""
 
@@ -104,6 +111,8 @@ class Context:
     texts: Texts
     now: datetime
     out: list[Outbound] = field(default_factory=list)
+    menu: tuple[tuple[str, Action], ...] = ()
+    """The main menu's entries (label key, action), from the flows' specs."""
     page_open: bool = False
     """Set by a flow when a secure page's submission failed in a way the user can fix
     on the page (a wrong password): its link stays usable."""
@@ -137,6 +146,10 @@ class Context:
         assert self.user.id is not None  # noqa: S101  (users are flushed when loaded)
         return self.user.id
 
+    def is_yes(self, text: str) -> bool:
+        """A typed confirmation ("예", "yes"), in any language the assistant speaks."""
+        return typed_word(text) in self.services.catalog.words("words.yes")
+
     def say(self, key: str, *choices: Choice, **values: Any) -> None:
         """Answer with the text `key` (filled with `values`) and optional buttons."""
         self.out.append(Reply(self.texts(key, **values), choices))
@@ -149,7 +162,7 @@ class Context:
         """Answer with text already built (lists, summaries)."""
         self.out.append(Reply(text, choices))
 
-    async def button(self, label: str, action: str, **payload: Any) -> Choice:
+    async def button(self, label: str, action: Action) -> Choice:
         """A button labelled `label` (a text key, or text) that sends `action` back."""
         text = self.texts(label) if self.texts.has(label) else label
         expires = self.now + timedelta(days=self.services.settings.button_days)
@@ -157,11 +170,15 @@ class Context:
             self.session,
             self.user.channel,
             self.user.user_key,
-            buttons.Action(action, payload),
+            action.pack(),
             expires,
             per_user=self.services.settings.caps.buttons,
         )
         return Choice(text, token)
+
+    async def main_menu(self) -> tuple[Choice, ...]:
+        """A button for every flow in the menu, labelled in the user's language."""
+        return tuple([await self.button(label, action) for label, action in self.menu])
 
     def delete(self, message_ref: str | None, refused: str = "delete.refused") -> None:
         """Take a user's message holding a secret off the chat; `refused` (a text key)
@@ -183,8 +200,38 @@ class Context:
 class Flow(Protocol):
     """A conversation flow."""
 
+    async def start(self, ctx: Context, event: Event) -> Outcome: ...
+
+    async def resume(self, ctx: Context, state: State, event: Event) -> Outcome: ...
+
+
+@dataclass(frozen=True, slots=True)
+class MenuEntry:
+    """A flow's button in the main menu: `label` (a text key) sending `action`."""
+
+    label: str
+    action: Action
+
+
+@dataclass(frozen=True, slots=True)
+class FlowSpec:
+    """Everything the engine needs to know of a flow, declared once in its module."""
+
     name: str
-
-    async def start(self, ctx: Context, event: Event) -> State | None: ...
-
-    async def resume(self, ctx: Context, state: State, event: Event) -> State | None: ...
+    """Saved with the user's state; also the `flow` of its actions."""
+    flow: Flow
+    actions: tuple[type[Action], ...]
+    """Every action its buttons send (other flows' buttons may send them too)."""
+    commands: tuple[str, ...] = ()
+    """Commands that start it, the first being the one menus show."""
+    described_as: str | None = None
+    """A text key: its first command's line in a chat app's command menu (none: not listed)."""
+    menu: MenuEntry | None = None
+    rank: int = 100
+    """Order in the menus (lower first)."""
+    words: str | None = None
+    """A text key: the words that, typed alone, start it (`|` between them)."""
+    page: Purpose | None = None
+    """The secure page's submissions it takes, by the link's purpose."""
+    takes_files: bool = False
+    """Files sent outside any flow start it."""

@@ -45,6 +45,16 @@ class Catalog:
     def keys(self, locale: str) -> set[str]:
         return set(self._texts[locale]._messages)
 
+    def words(self, key: str) -> set[str]:
+        """The words `key` lists (`|` between them) in every language, compared as typed
+        words are: case and spaces ignored."""
+        return {typed_word(w) for texts in self._texts.values() for w in texts(key).split("|")}
+
+
+def typed_word(text: str) -> str:
+    """A typed message compared as a word: "인증서등록", "인증서 등록" and "Help " match."""
+    return "".join(text.split()).lower()
+
 
 def load_catalog(folder: Path = CATALOGS) -> Catalog:
     """Read `<folder>/<locale>.po` for every supported locale."""

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.assistant import Assistant
 from handlers.envelope import EnvelopeError, open_envelope
-from handlers.export import PFX_PASSWORD_MIN
+from handlers.flows.export import PFX_PASSWORD_MIN
 from handlers.i18n import Texts
 from handlers.messages import Inbound, PageForm, Reply, SendDocument
 from storage import certificates, links, users

@@ -11,11 +11,10 @@ from dataclasses import dataclass
 
 from handlers.dates import d_day, local_date, long_date
 from handlers.flow import Context
+from handlers.flows import register, remind, renewal
 from handlers.messages import Reply
 from handlers.present import Window, ca_label, renewal_window
 from storage.models import Certificate, Reminder, ReminderKind
-
-SNOOZE_DAYS = (1, 3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,23 +26,21 @@ class Due:
 async def compose(ctx: Context, due: Sequence[Due]) -> Reply:
     """The message and its buttons: how to renew, register the renewed one, snooze, off."""
     blocks = [_block(ctx, item) for item in due]
-    ids = [item.certificate.id for item in due]
-    first = due[0].certificate
+    ids = tuple(_id(item.certificate) for item in due)
     choices = [
-        await (
-            ctx.button("reminder.how_to_renew", "renew:pick", id=first.id)
-            if len(due) == 1
-            else ctx.button("reminder.how_to_renew", "renew:start")
+        await ctx.button(
+            "reminder.how_to_renew",
+            renewal.Pick(ids[0]) if len(due) == 1 else renewal.Open(),
         ),
-        await ctx.button("renew.upload_button", "add:start"),
+        await ctx.button("renew.upload_button", register.Open()),
     ]
-    for days in SNOOZE_DAYS:
+    for days in remind.SNOOZE_DAYS:
         label = ctx.texts("reminder.snooze", days=days)
-        choices.append(await ctx.button(label, "remind:snooze", ids=ids, days=days))
+        choices.append(await ctx.button(label, remind.Snooze(ids, days)))
     for item in due:
         label = ctx.texts("remind.turn_off_for", holder=item.certificate.holder)
         choices.append(
-            await ctx.button(label, "remind:certificate", id=item.certificate.id, on=False)
+            await ctx.button(label, remind.CertificateReminders(_id(item.certificate), on=False))
         )
     header = ctx.texts("reminder.header", count=len(due))
     return Reply("\n\n".join([header, *blocks]), tuple(choices))
@@ -71,3 +68,8 @@ def _block(ctx: Context, item: Due) -> str:
         dday=d_day(days),
         status=status,
     )
+
+
+def _id(certificate: Certificate) -> int:
+    assert certificate.id is not None  # noqa: S101  (rows come from the database)
+    return certificate.id

@@ -63,18 +63,6 @@ MAX_UTTERANCE: Final = 4_000
 CALLBACK_AFTER: Final = 3.0
 """Seconds before a slow answer goes through the callback (Kakao waits 5)."""
 CALLBACK_TIMEOUT: Final = aiohttp.ClientTimeout(total=10)
-WORDS: Final = {
-    "시작": "start",
-    "처음": "start",
-    "메뉴": "menu",
-    "도움말": "help",
-    "취소": "cancel",
-    "start": "start",
-    "menu": "menu",
-    "help": "help",
-    "cancel": "cancel",
-}
-"""Whole messages that mean a command: Kakao users type words, not `/commands`."""
 IMAGE_PARAMS: Final = ("secureimage", "image", "sys_plugin_secureimage")
 
 log = logging.getLogger("certmate.kakao")
@@ -234,8 +222,7 @@ def to_inbound(payload: Any) -> Inbound:
         return Inbound(
             Channel.KAKAO, user_key, command=name.lower(), args=args.strip(), private=private
         )
-    if text.lower() in WORDS:
-        return Inbound(Channel.KAKAO, user_key, command=WORDS[text.lower()], private=private)
+    # Words typed alone ("시작", "등록") are understood by the engine, on every channel.
     # KakaoTalk cannot delete a message: the reference only lets the core say so.
     return Inbound(Channel.KAKAO, user_key, message_ref="kakao", text=utterance, private=private)
 

@@ -49,8 +49,7 @@ from bot.metrics import Metrics
 from bot.reminders.notifiers import Notifier, NotifierError, UserUnreachable
 from bot.web import BadJson, parse_json, same_secret
 from handlers.assistant import Assistant
-from handlers.commands import command_menu
-from handlers.i18n import Catalog
+from handlers.i18n import LOCALES, Catalog
 from handlers.messages import (
     ChannelTraits,
     Choice,
@@ -63,6 +62,7 @@ from handlers.messages import (
     SendDocument,
     Unsupported,
 )
+from handlers.registry import Flows
 from storage.models import Channel, User
 from storage.transient import is_transient
 
@@ -74,7 +74,6 @@ TRAITS: Final = ChannelTraits(
 private chats also open the secure page as a Web App."""
 WEBHOOK_PATH: Final = "/telegram/webhook"
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
-MENU_LOCALES: Final = ("ko", "en")
 """Korean is the menu for everyone; English for apps set to English."""
 
 log = logging.getLogger("certmate.telegram")
@@ -176,7 +175,7 @@ class TelegramChannel:
         the webhook, and in polling mode start trying for the poller lease (the process
         holding it polls)."""
         await self.application.initialize()
-        await publish_commands(self.bot, self.assistant.services.catalog)
+        await publish_commands(self.bot, self.assistant.flows, self.assistant.services.catalog)
         self.inbox.start()
         if self.settings.mode == "webhook":
             await self.bot.set_webhook(
@@ -412,10 +411,10 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> Message:
     return await bot.send_message(chat_id, last, reply_markup=keyboard(reply.choices))
 
 
-async def publish_commands(bot: Bot, catalog: Catalog) -> None:
+async def publish_commands(bot: Bot, flows: Flows, catalog: Catalog) -> None:
     """The command menu, in Korean by default and in English for English apps."""
-    for locale in MENU_LOCALES:
-        commands = [BotCommand(name, text) for name, text in command_menu(catalog, locale)]
+    for locale in LOCALES:
+        commands = [BotCommand(name, text) for name, text in flows.command_menu(catalog, locale)]
         await bot.set_my_commands(commands, language_code=None if locale == "ko" else locale)
 
 

@@ -20,7 +20,7 @@ from handlers.dates import SEOUL
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
 from handlers.messages import ChannelTraits, Inbound, Outbound
-from handlers.registry import all_flows
+from handlers.flows import all_specs
 from handlers.services import AssistantSettings, Services
 from storage import migrate, users
 from storage.database import Database
@@ -76,7 +76,7 @@ class World:
             clock=self.clock,
             channels=self.channels,
         )
-        return Assistant(services, all_flows())
+        return Assistant(services, all_specs())
 
     def restart(self) -> None:
         """A new process: nothing in memory survives, only the database and key file."""

@@ -34,6 +34,7 @@ FAMILIES: dict[str, set[str]] = {
     "link.list.": {k.value for k in AccountKind} | {i.kind for i in load_directory()},
     "unknown.": {"text", "photo", "sticker", "oversized", "other"},
     "page.": {r.value for r in Refusal},
+    "lang.": set(LOCALES),
 }
 
 
@@ -49,7 +50,7 @@ def _placeholders(text: str) -> set[str]:
 def _used_keys() -> tuple[set[str], set[str]]:
     """Literal text keys in handlers/*.py, and the prefixes of f-string-built keys."""
     literal, families = set(), set()
-    for path in sorted(HANDLERS.glob("*.py")):
+    for path in sorted(HANDLERS.rglob("*.py")):
         source = path.read_text(encoding="utf-8")
         literal |= {k for k in LITERAL_KEY.findall(source) if k not in NOT_KEYS}
         families |= set(FAMILY.findall(source))

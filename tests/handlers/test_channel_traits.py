@@ -25,7 +25,7 @@ HANDLERS = Path(__file__).resolve().parents[2] / "handlers"
 def test_no_module_of_the_core_names_a_channel() -> None:
     """No `Channel.X` anywhere under handlers/, and `Channel` imported only where an
     inbound message carries it as its sender's identity."""
-    for path in sorted(HANDLERS.glob("*.py")):
+    for path in sorted(HANDLERS.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):

@@ -11,7 +11,7 @@ ALLOWED = {"sqlalchemy.ext.asyncio": {"AsyncSession"}}
 
 
 def test_no_module_of_the_core_writes_sql() -> None:
-    for path in sorted(HANDLERS.glob("*.py")):
+    for path in sorted(HANDLERS.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 for alias in node.names:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
@@ -40,12 +41,24 @@ from pydantic import BaseModel
 
 import npki
 from handlers import lockout, succession
-from handlers.flow import Context, Event, Files, Page, Press, State, Text, Unhandled
-from handlers.menu import main_menu
+from handlers.actions import Action
+from handlers.checklist import show_checklist_after_renewal
+from handlers.flow import (
+    Context,
+    Event,
+    Files,
+    FlowSpec,
+    MenuEntry,
+    Outcome,
+    Page,
+    Press,
+    State,
+    Text,
+    Unhandled,
+)
 from handlers.messages import Document, PageForm
 from handlers.offload import off_loop
 from handlers.present import facts_of, summary
-from handlers.renewal import show_checklist_after_renewal
 from handlers.secure_page import page_url
 from storage import audit, certificates
 from storage.links import Purpose
@@ -62,6 +75,31 @@ class Step(StrEnum):
     PASSWORD = "password"  # noqa: S105  (a step name, not a password)
 
 
+@dataclass(frozen=True, slots=True)
+class Open(Action):
+    """Register a certificate (from the menu, or "register with its key")."""
+
+    flow = NAME
+    verb = "start"
+    restarts = True
+
+
+@dataclass(frozen=True, slots=True)
+class Where(Action):
+    """Where the NPKI files are on the user's device."""
+
+    flow = NAME
+    verb = "where"
+
+
+@dataclass(frozen=True, slots=True)
+class RemindersOnly(Action):
+    """Keep the certificate alone, for reminders: no key, no password."""
+
+    flow = NAME
+    verb = "reminders_only"
+
+
 class Data(BaseModel):
     """What the flow remembers between messages (the files themselves are sealed apart)."""
 
@@ -71,9 +109,7 @@ class Data(BaseModel):
 
 
 class RegisterFlow:
-    name = NAME
-
-    async def start(self, ctx: Context, event: Event) -> State | None:
+    async def start(self, ctx: Context, event: Event) -> Outcome:
         if isinstance(event, Files):
             if await _over_caps(ctx, {}, event.documents):
                 return None
@@ -85,14 +121,14 @@ class RegisterFlow:
                 await page_url(ctx, Purpose.REGISTER), "page.register_button", "page.register_intro"
             )
             return None
-        ctx.say("add.ask_files", await ctx.button("add.where_button", f"{NAME}:where"))
+        ctx.say("add.ask_files", await ctx.button("add.where_button", Where()))
         return _state(Step.COLLECT, Data(), {})
 
-    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
+    async def resume(self, ctx: Context, state: State, event: Event) -> Outcome:
         data = Data.model_validate(state.data)
         held = unpack_files(state.secret) if state.secret else {}
         if isinstance(event, Press):
-            return await _press(ctx, state, held, event)
+            return await _press(ctx, state, held, event.action)
         if isinstance(event, Page):
             return await _from_page(ctx, held, event.form, state)
         if isinstance(event, Files):
@@ -113,15 +149,16 @@ class RegisterFlow:
         raise Unhandled
 
 
-async def _press(ctx: Context, state: State, held: dict[str, bytes], event: Press) -> State | None:
-    if event.verb == "where":
-        ctx.say(f"add.where.{ctx.user.platform.value if ctx.user.platform else 'all'}")
-        return state
-    if event.verb == "reminders_only":
-        await _reminders_only(ctx, held)
-        return None
-    if event.verb == "start":
-        return await RegisterFlow().start(ctx, event)
+async def _press(
+    ctx: Context, state: State, held: dict[str, bytes], action: Action
+) -> State | None:
+    match action:
+        case Where():
+            ctx.say(f"add.where.{ctx.user.platform.value if ctx.user.platform else 'all'}")
+            return state
+        case RemindersOnly():
+            await _reminders_only(ctx, held)
+            return None
     raise Unhandled
 
 
@@ -143,7 +180,7 @@ async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> Sta
         ctx.say("add.need_certificate")
         return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), files)
     if not new:
-        ctx.say("add.nothing_new", *await main_menu(ctx))
+        ctx.say("add.nothing_new", *await ctx.main_menu())
         return None
     with_key = [item for item in new if item.has_key]
     if not with_key:
@@ -151,7 +188,7 @@ async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> Sta
             ctx.say_text(_summary(ctx, item.certificate))
         ctx.say(
             "add.need_key",
-            await ctx.button("add.reminders_only_button", f"{NAME}:reminders_only"),
+            await ctx.button("add.reminders_only_button", RemindersOnly()),
             minutes=int(HOLD.total_seconds() // 60),
         )
         return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), files)
@@ -175,7 +212,7 @@ async def _ask_password(
     key = "add.ask_password_pfx" if pfx else "add.ask_password"
     ctx.ask_secret(
         key,
-        await ctx.button("add.reminders_only_button", f"{NAME}:reminders_only"),
+        await ctx.button("add.reminders_only_button", RemindersOnly()),
         holders=names,
         count=len(open_pending),
     )
@@ -268,11 +305,11 @@ async def _try_password(
         # The password was tried: count it, so that no answer tests a password for free.
         for keys in pending.values():
             await lockout.failed(ctx, keys)
-        ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
+        ctx.say("add.unreadable", *await ctx.main_menu(), reason=error.message(ctx.texts.locale))
         return None
     waiting = [item for item in items if _keys(item)[0] in pending]
     if not waiting:  # a flow begun before keys were named so: nothing to match it with
-        ctx.say("add.stopped", *await main_menu(ctx))
+        ctx.say("add.stopped", *await ctx.main_menu())
         return None
     wrong: list[tuple[str, ...]] = []
     checklist = False
@@ -295,7 +332,7 @@ async def _done(ctx: Context, checklist: bool) -> None:
     if checklist:
         ctx.say("add.all_done")
     else:
-        ctx.say("add.all_done", *await main_menu(ctx))
+        ctx.say("add.all_done", *await ctx.main_menu())
 
 
 async def _wrong(
@@ -318,7 +355,7 @@ async def _wrong(
             keep.append(keys[0])
             tries = max(tries, verdict.failures)
     if not keep:
-        ctx.say("add.stopped", *await main_menu(ctx))
+        ctx.say("add.stopped", *await ctx.main_menu())
         return None
     if page:
         return _page_retry(
@@ -389,7 +426,7 @@ async def _kept_beside(ctx: Context, verdict: succession.Verdict, old: Certifica
     why; True when that message's button must stay the latest."""
     expiry = old.not_after.astimezone(ctx.zone).date().isoformat()
     if verdict is succession.Verdict.NO_KEY:
-        button = await ctx.button("add.with_key_button", f"{NAME}:start")
+        button = await ctx.button("add.with_key_button", Open())
         ctx.say("add.beside_no_key", button, expiry=expiry)
         return True
     ctx.say(_BESIDE[verdict], expiry=expiry)
@@ -401,10 +438,10 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
     try:
         items = await off_loop(npki.open_bundle, files, None, limits=ctx.services.settings.limits)
     except npki.PasswordRequired:
-        ctx.say("add.pfx_needs_password", *await main_menu(ctx))
+        ctx.say("add.pfx_needs_password", *await ctx.main_menu())
         return
     except npki.NpkiError as error:
-        ctx.say("add.unreadable", *await main_menu(ctx), reason=error.message(ctx.texts.locale))
+        ctx.say("add.unreadable", *await ctx.main_menu(), reason=error.message(ctx.texts.locale))
         return
     registered = 0
     checklist = False
@@ -424,7 +461,7 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
         checklist |= await _register(ctx, item, _keys(item), keep_key=False)
         registered += 1
     if not registered:
-        ctx.say("add.nothing_new", *await main_menu(ctx))
+        ctx.say("add.nothing_new", *await ctx.main_menu())
         return
     await _done(ctx, checklist)
 
@@ -459,7 +496,7 @@ async def _certificates_full(ctx: Context, adding: int) -> bool:
     cap = ctx.services.settings.caps.certificates
     if await certificates.count_kept(ctx.session, ctx.user_id) + adding <= cap:
         return False
-    ctx.say("add.too_many_certificates", *await main_menu(ctx), max=cap)
+    ctx.say("add.too_many_certificates", *await ctx.main_menu(), max=cap)
     return True
 
 
@@ -516,3 +553,17 @@ def _summary(ctx: Context, certificate: npki.Certificate) -> str:
 
 def _state(step: Step, data: Data, files: Mapping[str, bytes]) -> State:
     return State(NAME, step, data.model_dump(mode="json"), pack_files(files) if files else None)
+
+
+SPEC: Final = FlowSpec(
+    NAME,
+    RegisterFlow(),
+    actions=(Open, Where, RemindersOnly),
+    commands=("add",),
+    described_as="command.add",
+    menu=MenuEntry("menu.add", Open()),
+    words="words.add",
+    page=Purpose.REGISTER,
+    takes_files=True,
+    rank=10,
+)

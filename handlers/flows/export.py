@@ -21,15 +21,28 @@ Both messages are deleted from the chat. Every export is an audit event.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Final, Literal
 
 from pydantic import BaseModel
 
 import npki
 from handlers import lockout
-from handlers.flow import Context, Event, Page, Press, State, Text, Unhandled
-from handlers.menu import certificate_choices, main_menu
+from handlers.actions import Action
+from handlers.flow import (
+    Context,
+    Event,
+    FlowSpec,
+    MenuEntry,
+    Outcome,
+    Page,
+    Press,
+    State,
+    Text,
+    Unhandled,
+)
+from handlers.menu import certificate_choices
 from handlers.messages import PageForm
 from handlers.offload import off_loop
 from handlers.secure_page import page_url
@@ -49,6 +62,38 @@ class Step(StrEnum):
     CURRENT = "current"
 
 
+@dataclass(frozen=True, slots=True)
+class Open(Action):
+    flow = NAME
+    verb = "start"
+    restarts = True
+
+
+@dataclass(frozen=True, slots=True)
+class Pick(Action):
+    """Export the certificate `id`."""
+
+    flow = NAME
+    verb = "pick"
+    restarts = True
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AsNpki(Action):
+    flow = NAME
+    verb = "npki"
+
+
+@dataclass(frozen=True, slots=True)
+class AsPfx(Action):
+    flow = NAME
+    verb = "pfx"
+
+
+Target = Literal["npki", "pfx"]
+
+
 class Data(BaseModel):
     certificate_id: int
     target: str = ""
@@ -56,33 +101,30 @@ class Data(BaseModel):
 
 
 class ExportFlow:
-    name = NAME
-
-    async def start(self, ctx: Context, event: Event) -> State | None:
+    async def start(self, ctx: Context, event: Event) -> Outcome:
         if isinstance(event, Page):
             await _from_page(ctx, event.form)
             return None
-        chosen = event.payload.get("id") if isinstance(event, Press) else None
-        if isinstance(chosen, int):
-            return await _ask_format(ctx, chosen)
+        if isinstance(event, Press) and isinstance(event.action, Pick):
+            return await _ask_format(ctx, event.action.id)
         active = await certificates.list_active(ctx.session, ctx.user_id)
         if not active:
-            ctx.say("export.none", *await main_menu(ctx))
+            ctx.say("export.none", *await ctx.main_menu())
             return None
         if len(active) == 1 and active[0].id is not None:
             return await _ask_format(ctx, active[0].id)
-        ctx.say("export.pick", *await certificate_choices(ctx, active, f"{NAME}:pick"))
+        ctx.say("export.pick", *await certificate_choices(ctx, active, Pick))
         return State(NAME, Step.PICK_CERT)
 
-    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
-        if isinstance(event, Page) or (isinstance(event, Press) and event.verb == "pick"):
+    async def resume(self, ctx: Context, state: State, event: Event) -> Outcome:
+        if isinstance(event, Page):
             return await self.start(ctx, event)
         if state.step == Step.PICK_CERT:
             raise Unhandled
         data = Data.model_validate(state.data)
         row = await certificates.get_active(ctx.session, ctx.user_id, data.certificate_id)
-        if isinstance(event, Press) and event.verb in ("npki", "pfx"):
-            return await _chosen(ctx, row, event.verb)
+        if isinstance(event, Press) and isinstance(event.action, AsNpki | AsPfx):
+            return await _chosen(ctx, row, "npki" if isinstance(event.action, AsNpki) else "pfx")
         if isinstance(event, Text) and state.step in (Step.NEW, Step.CURRENT):
             ctx.delete(event.message_ref)  # a password: out of the chat first
             if state.step == Step.NEW:
@@ -97,14 +139,14 @@ async def _ask_format(ctx: Context, certificate_id: int) -> State | None:
         return None
     ctx.say(
         "export.ask_format",
-        await ctx.button("export.npki", f"{NAME}:npki"),
-        await ctx.button("export.pfx", f"{NAME}:pfx"),
+        await ctx.button("export.npki", AsNpki()),
+        await ctx.button("export.pfx", AsPfx()),
         holder=row.holder,
     )
     return State(NAME, Step.FORMAT, Data(certificate_id=row.id).model_dump())
 
 
-async def _chosen(ctx: Context, row: Certificate, target: str) -> State | None:
+async def _chosen(ctx: Context, row: Certificate, target: Target) -> State | None:
     assert row.id is not None  # noqa: S101  (rows come from the database)
     if ctx.page_only:  # the file cannot come in this chat, nor a password be typed there
         url = await page_url(ctx, Purpose.EXPORT, id=row.id, target=target)
@@ -177,14 +219,14 @@ async def _export_with_password(
     keys = await _key_names(ctx, files, row)
     locked = await lockout.locked_until(ctx, keys)
     if locked is not None:
-        ctx.say("add.locked", *await main_menu(ctx), until=lockout.hhmm(ctx, locked))
+        ctx.say("add.locked", *await ctx.main_menu(), until=lockout.hhmm(ctx, locked))
         return None
     opened = await _open(ctx, files, password)
     if opened is None:
         verdict = await lockout.failed(ctx, keys)
         if verdict.locked_until is not None:
             until = lockout.hhmm(ctx, verdict.locked_until)
-            ctx.say("add.locked", *await main_menu(ctx), until=until)
+            ctx.say("add.locked", *await ctx.main_menu(), until=until)
             return None
         if page:
             ctx.say("page.wrong_password", tries=verdict.failures, max=lockout.tries(ctx))
@@ -241,3 +283,16 @@ def npki_zip(row: Certificate, files: dict[str, bytes]) -> bytes:
 def _file_stem(row: Certificate) -> str:
     expiry = row.not_after.date().isoformat()
     return _UNSAFE_NAME.sub("_", f"{row.holder}-{expiry}").lstrip(".") or "certificate"
+
+
+SPEC: Final = FlowSpec(
+    NAME,
+    ExportFlow(),
+    actions=(Open, Pick, AsNpki, AsPfx),
+    commands=("export",),
+    described_as="command.export",
+    menu=MenuEntry("menu.export", Open()),
+    words="words.export",
+    page=Purpose.EXPORT,
+    rank=50,
+)

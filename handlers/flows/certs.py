@@ -10,17 +10,76 @@ successor's details ("renewed from …").
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from handlers.flow import Context, Event, Press, State, Text, Unhandled
-from handlers.menu import certificate_choices, main_menu
+from handlers.actions import Action
+from handlers.flow import (
+    Context,
+    Event,
+    FlowSpec,
+    MenuEntry,
+    Outcome,
+    Press,
+    State,
+    Text,
+    Unhandled,
+)
+from handlers.flows import export, link, register, renewal
+from handlers.menu import certificate_choices
 from handlers.present import row_facts, summary
 from storage import accounts, audit, certificates
 from storage.models import AccountState, AuditAction, Certificate
 
 NAME: Final = "certs"
-YES: Final = frozenset({"yes", "y", "예", "네", "응", "삭제"})
+
+
+@dataclass(frozen=True, slots=True)
+class Open(Action):
+    flow = NAME
+    verb = "start"
+    restarts = True
+
+
+@dataclass(frozen=True, slots=True)
+class Details(Action):
+    flow = NAME
+    verb = "details"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Toggle(Action):
+    """Reminders on or off for this certificate."""
+
+    flow = NAME
+    verb = "toggle"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Delete(Action):
+    flow = NAME
+    verb = "delete"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteYes(Action):
+    flow = NAME
+    verb = "delete_yes"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteNo(Action):
+    flow = NAME
+    verb = "delete_no"
+    id: int
+
+
+_ABOUT_ONE = (Details, Toggle, Delete, DeleteYes, DeleteNo)
 
 
 class Step(StrEnum):
@@ -28,64 +87,62 @@ class Step(StrEnum):
 
 
 class CertsFlow:
-    name = NAME
-
-    async def start(self, ctx: Context, event: Event) -> State | None:
-        if isinstance(event, Press) and event.verb != "start":
-            return await self._press(ctx, event)
+    async def start(self, ctx: Context, event: Event) -> Outcome:
+        if isinstance(event, Press) and isinstance(event.action, _ABOUT_ONE):
+            return await self._press(ctx, event.action)
         await show_list(ctx)
         return None
 
-    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
-        if isinstance(event, Press):
-            return await self._press(ctx, event)
+    async def resume(self, ctx: Context, state: State, event: Event) -> Outcome:
+        if isinstance(event, Press) and isinstance(event.action, _ABOUT_ONE):
+            return await self._press(ctx, event.action)
         if isinstance(event, Text) and state.step == Step.CONFIRM_DELETE:
-            if event.text.strip().lower() in YES:
+            if ctx.is_yes(event.text):
                 await _delete(ctx, int(state.data["id"]))
             else:
-                ctx.say("certs.delete_kept", *await main_menu(ctx))
+                ctx.say("certs.delete_kept", *await ctx.main_menu())
             return None
         raise Unhandled
 
-    async def _press(self, ctx: Context, event: Press) -> State | None:
-        certificate = await _certificate(ctx, event)
-        if certificate.id is None:
-            return None
-        if event.verb == "details":
-            await show_details(ctx, certificate)
-            return None
-        if event.verb == "toggle":
-            certificate.reminders_enabled = not certificate.reminders_enabled
-            certificate.updated_at = ctx.now
-            await show_details(ctx, certificate)
-            return None
-        if event.verb == "delete":
-            ctx.say(
-                "certs.delete_confirm",
-                await ctx.button("certs.delete_yes", f"{NAME}:delete_yes", id=certificate.id),
-                await ctx.button("certs.delete_no", f"{NAME}:delete_no", id=certificate.id),
-                holder=certificate.holder,
-            )
-            return State(NAME, Step.CONFIRM_DELETE, {"id": certificate.id})
-        if event.verb == "delete_yes":
-            await _delete(ctx, certificate.id)
-            return None
-        if event.verb == "delete_no":
-            ctx.say("certs.delete_kept", *await main_menu(ctx))
-            return None
-        raise Unhandled
+    async def _press(
+        self, ctx: Context, action: Details | Toggle | Delete | DeleteYes | DeleteNo
+    ) -> Outcome:
+        certificate = await certificates.get_active(ctx.session, ctx.user_id, action.id)
+        match action:
+            case Details():
+                await show_details(ctx, certificate)
+                return None
+            case Toggle():
+                certificate.reminders_enabled = not certificate.reminders_enabled
+                certificate.updated_at = ctx.now
+                await show_details(ctx, certificate)
+                return None
+            case Delete(id=chosen):
+                ctx.say(
+                    "certs.delete_confirm",
+                    await ctx.button("certs.delete_yes", DeleteYes(chosen)),
+                    await ctx.button("certs.delete_no", DeleteNo(chosen)),
+                    holder=certificate.holder,
+                )
+                return State(NAME, Step.CONFIRM_DELETE, {"id": chosen})
+            case DeleteYes(id=chosen):
+                await _delete(ctx, chosen)
+                return None
+            case DeleteNo():
+                ctx.say("certs.delete_kept", *await ctx.main_menu())
+                return None
 
 
 async def show_list(ctx: Context) -> None:
     active = await certificates.list_active(ctx.session, ctx.user_id)
     if not active:
-        ctx.say("certs.none", await ctx.button("menu.add", "add:start"))
+        ctx.say("certs.none", await ctx.button("menu.add", register.Open()))
         return
     blocks = []
     for row in active:
         linked = await accounts.list_for_certificate(ctx.session, ctx.user_id, row.id or 0)
         blocks.append(await _block(ctx, row, len(linked)))
-    choices = await certificate_choices(ctx, active, f"{NAME}:details")
+    choices = await certificate_choices(ctx, active, Details)
     ctx.say("certs.list", *choices, items="\n\n".join(blocks))
 
 
@@ -112,11 +169,11 @@ async def show_details(ctx: Context, row: Certificate) -> None:
     toggle = "certs.reminders_off" if row.reminders_enabled else "certs.reminders_on"
     ctx.say_text(
         "\n".join(lines),
-        await ctx.button("menu.link", "link:start", id=row.id),
-        await ctx.button("menu.renew", "renew:pick", id=row.id),
-        await ctx.button("menu.export", "export:pick", id=row.id),
-        await ctx.button(toggle, f"{NAME}:toggle", id=row.id),
-        await ctx.button("certs.delete", f"{NAME}:delete", id=row.id),
+        await ctx.button("menu.link", link.Open(row.id)),
+        await ctx.button("menu.renew", renewal.Pick(row.id)),
+        await ctx.button("menu.export", export.Pick(row.id)),
+        await ctx.button(toggle, Toggle(row.id)),
+        await ctx.button("certs.delete", Delete(row.id)),
     )
 
 
@@ -134,15 +191,20 @@ async def _delete(ctx: Context, certificate_id: int) -> None:
     linked = await accounts.list_for_certificate(ctx.session, ctx.user_id, certificate_id)
     await certificates.delete(ctx.session, ctx.user_id, certificate_id)
     await audit.record(ctx.session, ctx.user_id, AuditAction.DELETE, ctx.now, row.fingerprint)
-    ctx.say("certs.deleted", *await main_menu(ctx), holder=row.holder, accounts=len(linked))
-
-
-async def _certificate(ctx: Context, event: Press) -> Certificate:
-    value = event.payload.get("id")
-    if not isinstance(value, int):
-        raise Unhandled
-    return await certificates.get_active(ctx.session, ctx.user_id, value)
+    ctx.say("certs.deleted", *await ctx.main_menu(), holder=row.holder, accounts=len(linked))
 
 
 def _expiry(ctx: Context, row: Certificate) -> str:
     return row.not_after.astimezone(ctx.zone).date().isoformat()
+
+
+SPEC: Final = FlowSpec(
+    NAME,
+    CertsFlow(),
+    actions=(Open, *_ABOUT_ONE),
+    commands=("certs",),
+    described_as="command.certs",
+    menu=MenuEntry("menu.certs", Open()),
+    words="words.certs",
+    rank=20,
+)

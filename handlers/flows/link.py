@@ -16,14 +16,27 @@ too: it is still most of one).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
 from pydantic import BaseModel
 
-from handlers.flow import Context, Event, Press, State, Text, Unhandled
+from handlers.actions import Action
+from handlers.flow import (
+    Context,
+    Event,
+    FlowSpec,
+    MenuEntry,
+    Outcome,
+    Press,
+    State,
+    Text,
+    Unhandled,
+)
+from handlers.flows import register
 from handlers.institutions import Institution
-from handlers.menu import certificate_choices, main_menu
+from handlers.menu import certificate_choices
 from handlers.messages import Choice
 from storage import accounts, certificates
 from storage.models import AccountKind
@@ -40,32 +53,80 @@ class Step(StrEnum):
     NICKNAME = "nickname"
 
 
+@dataclass(frozen=True, slots=True)
+class Open(Action):
+    """Link an account: to the certificate `id`, or ask which."""
+
+    flow = NAME
+    verb = "start"
+    restarts = True
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ForCertificate(Action):
+    flow = NAME
+    verb = "certificate"
+    id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chosen(Action):
+    """An institution pressed."""
+
+    flow = NAME
+    verb = "institution"
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShowKind(Action):
+    """Every institution of one kind (`bank`, `securities`)."""
+
+    flow = NAME
+    verb = "kind"
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShowAll(Action):
+    flow = NAME
+    verb = "all"
+
+
+@dataclass(frozen=True, slots=True)
+class Skip(Action):
+    """No account number, or no nickname."""
+
+    flow = NAME
+    verb = "skip"
+
+
 class Data(BaseModel):
     certificate_id: int | None = None
     institution: str | None = None
 
 
 class LinkFlow:
-    name = NAME
-
-    async def start(self, ctx: Context, event: Event) -> State | None:
-        chosen = event.payload.get("id") if isinstance(event, Press) else None
-        if isinstance(chosen, int):
+    async def start(self, ctx: Context, event: Event) -> Outcome:
+        pressed = event.action if isinstance(event, Press) else None
+        chosen = pressed.id if isinstance(pressed, Open | ForCertificate) else None
+        if chosen is not None:
             return await _ask_institution(ctx, Data(certificate_id=chosen))
         active = await certificates.list_active(ctx.session, ctx.user_id)
         if not active:
-            ctx.say("link.no_certificates", await ctx.button("menu.add", "add:start"))
+            ctx.say("link.no_certificates", await ctx.button("menu.add", register.Open()))
             return None
         if len(active) == 1:
             return await _ask_institution(ctx, Data(certificate_id=active[0].id))
-        choices = await certificate_choices(ctx, active, f"{NAME}:certificate")
+        choices = await certificate_choices(ctx, active, ForCertificate)
         ctx.say("link.pick_certificate", *choices)
         return State(NAME, Step.PICK_CERT)
 
-    async def resume(self, ctx: Context, state: State, event: Event) -> State | None:
+    async def resume(self, ctx: Context, state: State, event: Event) -> Outcome:
         data = Data.model_validate(state.data)
         if isinstance(event, Press):
-            return await _press(ctx, state, data, event)
+            return await _press(ctx, state, data, event.action)
         if not isinstance(event, Text):
             raise Unhandled
         text = event.text.strip()
@@ -86,26 +147,27 @@ class LinkFlow:
         raise Unhandled
 
 
-async def _press(ctx: Context, state: State, data: Data, event: Press) -> State | None:
-    if event.verb == "certificate" and isinstance(event.payload.get("id"), int):
-        return await _ask_institution(ctx, Data(certificate_id=event.payload["id"]))
-    if event.verb == "institution":
-        institution = ctx.services.directory.get(str(event.payload.get("code")))
-        if institution is None:
-            raise Unhandled
-        return await _ask_number(ctx, data, institution)
-    if event.verb == "kind":
-        return await _list(ctx, data, str(event.payload.get("kind")))
-    if event.verb == "all":
-        for kind in ("bank", "securities"):
-            await _list(ctx, data, kind)
-        return State(NAME, Step.INSTITUTION, data.model_dump())
-    if event.verb == "skip":
-        if state.step == Step.NUMBER:
-            return await _ask_nickname(ctx, data, None)
-        secret = state.secret.decode() if state.secret else None
-        await _save(ctx, data, secret, None)
-        return None
+async def _press(ctx: Context, state: State, data: Data, action: Action) -> State | None:
+    match action:
+        case ForCertificate(id=chosen):
+            return await _ask_institution(ctx, Data(certificate_id=chosen))
+        case Chosen(code=code):
+            institution = ctx.services.directory.get(code)
+            if institution is None:
+                raise Unhandled
+            return await _ask_number(ctx, data, institution)
+        case ShowKind(kind=kind):
+            return await _list(ctx, data, kind)
+        case ShowAll():
+            for kind in ("bank", "securities"):
+                await _list(ctx, data, kind)
+            return State(NAME, Step.INSTITUTION, data.model_dump())
+        case Skip():
+            if state.step == Step.NUMBER:
+                return await _ask_nickname(ctx, data, None)
+            secret = state.secret.decode() if state.secret else None
+            await _save(ctx, data, secret, None)
+            return None
     raise Unhandled
 
 
@@ -113,8 +175,8 @@ async def _ask_institution(ctx: Context, data: Data) -> State:
     directory = ctx.services.directory
     popular = [i for code in POPULAR if (i := directory.get(code)) is not None]
     choices = [await _institution_button(ctx, i) for i in popular]
-    choices.append(await ctx.button("link.securities", f"{NAME}:kind", kind="securities"))
-    choices.append(await ctx.button("link.another_way", f"{NAME}:all"))
+    choices.append(await ctx.button("link.securities", ShowKind("securities")))
+    choices.append(await ctx.button("link.another_way", ShowAll()))
     ctx.say("link.ask_institution", *choices)
     return State(NAME, Step.INSTITUTION, data.model_dump())
 
@@ -133,7 +195,7 @@ async def _search(ctx: Context, data: Data, text: str) -> State | None:
     if len(found) == 1:
         return await _ask_number(ctx, data, found[0])
     if not found:
-        ctx.say("link.no_match", await ctx.button("link.another_way", f"{NAME}:all"), query=text)
+        ctx.say("link.no_match", await ctx.button("link.another_way", ShowAll()), query=text)
         return State(NAME, Step.INSTITUTION, data.model_dump())
     choices = [await _institution_button(ctx, i) for i in found]
     ctx.say("link.matches", *choices, query=text)
@@ -170,18 +232,28 @@ async def _save(ctx: Context, data: Data, number: str | None, nickname: str | No
     details = " ".join(filter(None, [account.nickname, account.number_masked]))
     ctx.say(
         "link.done",
-        await ctx.button("link.another", f"{NAME}:start", id=data.certificate_id),
-        *await main_menu(ctx),
+        await ctx.button("link.another", Open(data.certificate_id)),
+        *await ctx.main_menu(),
         name=institution.name(ctx.texts.locale),
         details=f" ({details})" if details else "",
     )
 
 
 async def _institution_button(ctx: Context, institution: Institution) -> Choice:
-    return await ctx.button(
-        institution.name(ctx.texts.locale), f"{NAME}:institution", code=institution.code
-    )
+    return await ctx.button(institution.name(ctx.texts.locale), Chosen(institution.code))
 
 
 async def _skip(ctx: Context) -> Choice:
-    return await ctx.button("link.skip", f"{NAME}:skip")
+    return await ctx.button("link.skip", Skip())
+
+
+SPEC: Final = FlowSpec(
+    NAME,
+    LinkFlow(),
+    actions=(Open, ForCertificate, Chosen, ShowKind, ShowAll, Skip),
+    commands=("link",),
+    described_as="command.link",
+    menu=MenuEntry("menu.link", Open()),
+    words="words.link",
+    rank=30,
+)
