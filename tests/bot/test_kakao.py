@@ -609,3 +609,24 @@ async def test_a_certificate_that_came_as_a_pfx_asks_its_password_for_an_npki_ex
     files = {name.rsplit("/", 1)[1]: archive.read(name) for name in archive.namelist()}
     opened = npki.open_pair(files["signCert.der"], files["signPri.key"], PASSWORD.encode())
     assert opened.certificate.holder == "김철수"
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("인증서 등록", "아래 일회용 보안 페이지에서 등록해 주세요"),
+        ("등록", "아래 일회용 보안 페이지에서 등록해 주세요"),
+        ("내 인증서", "등록된 인증서가 없어요."),
+        ("알림", "알림 설정\\n• 알림:"),
+        ("도움말", "이렇게 도와드릴 수 있어요"),
+    ],
+)
+async def test_a_typed_word_or_menu_label_is_understood_over_http(
+    site: Site, typed: str, expected: str
+) -> None:
+    """KakaoTalk users type what the buttons say: a first message "인증서 등록" or "등록"
+    opens the registration (the page link), not the fallback."""
+    answer = await site.say(USER, typed)
+    said = json.dumps(answer, ensure_ascii=False)
+    assert expected in said, said
+    assert "기대한 답이 아니에요" not in said and "무엇을 도와드릴까요" not in said
