@@ -64,6 +64,7 @@ async def _chat(args: argparse.Namespace, settings: Settings, start: datetime | 
             await run_script(user, script.splitlines(), sys.stdout)
         else:
             await _interactive(user)
+        assistant.services.worker.close()
     finally:
         await database.close()
     return EXIT_OK

@@ -145,6 +145,7 @@ async def _run(settings: Settings) -> None:
         await _end_jobs(jobs, scheduler, max(deadline - loop.time() - 3, 0.1))
         for adapter in adapters:
             await adapter.stop(grace=max(deadline - loop.time() - 1, 0.5))
+        await asyncio.to_thread(services.worker.close)  # no update is in hand any more
         await _leave(database, name, beating)
     finally:
         await client.close()

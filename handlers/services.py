@@ -12,6 +12,7 @@ import npki
 from handlers.i18n import Catalog
 from handlers.institutions import Directory
 from handlers.messages import ChannelTraits
+from handlers.offload import Worker
 from storage.database import Database
 from storage.vault import Vault
 
@@ -66,3 +67,5 @@ class Services:
     clock: Clock
     channels: Mapping[str, ChannelTraits]
     """Each channel's traits, by its name, as the channels were wired."""
+    worker: Worker = field(default_factory=Worker)
+    """The thread certificate work (key derivation) runs on; closed by whoever made these."""

@@ -44,7 +44,6 @@ from handlers.flow import (
 )
 from handlers.menu import certificate_choices
 from handlers.messages import PageForm
-from handlers.offload import off_loop
 from handlers.secure_page import page_url
 from storage import audit, certificates
 from storage.links import Purpose
@@ -236,14 +235,14 @@ async def _export_with_password(
         return State(NAME, Step.CURRENT, data.model_dump(), new_password)
     await lockout.opened(ctx, keys)
     if data.target == "pfx" and new_password is not None:
-        pfx = await off_loop(npki.export_pfx, opened, new_password)
+        pfx = await ctx.services.worker.run(npki.export_pfx, opened, new_password)
         await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
         ctx.say("export.pfx_sent")
         return None
     if "signPri.key" in files:  # the originals, as they came: the password proved the right
         await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
         return None
-    pair = await off_loop(npki.export_npki_pair, opened, password)
+    pair = await ctx.services.worker.run(npki.export_npki_pair, opened, password)
     converted = {"signCert.der": pair.sign_cert, "signPri.key": pair.sign_key}
     await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, converted))
     return None
@@ -251,7 +250,7 @@ async def _export_with_password(
 
 async def _key_names(ctx: Context, files: dict[str, bytes], row: Certificate) -> list[str]:
     """The stored key's names, the ones registration counted against (`npki.key_ids`)."""
-    found = await off_loop(npki.key_ids, files, limits=ctx.services.settings.limits)
+    found = await ctx.services.worker.run(npki.key_ids, files, limits=ctx.services.settings.limits)
     return [name for names in found for name in names] or [row.fingerprint]
 
 
@@ -259,7 +258,7 @@ async def _open(
     ctx: Context, files: dict[str, bytes], password: bytes
 ) -> npki.OpenedCertificate | None:
     try:
-        items = await off_loop(
+        items = await ctx.services.worker.run(
             npki.open_bundle, files, password, limits=ctx.services.settings.limits
         )
     except (npki.WrongPassword, npki.KeyMismatch):

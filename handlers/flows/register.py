@@ -57,7 +57,6 @@ from handlers.flow import (
     Unhandled,
 )
 from handlers.messages import Document, PageForm
-from handlers.offload import off_loop
 from handlers.present import facts_of, summary
 from handlers.secure_page import page_url
 from storage import audit, certificates
@@ -167,7 +166,7 @@ async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> Sta
     files = held | {document.name: document.data for document in event.documents}
     limits = ctx.services.settings.limits
     try:
-        items = await off_loop(npki.open_bundle, files, None, limits=limits)
+        items = await ctx.services.worker.run(npki.open_bundle, files, None, limits=limits)
     except npki.PasswordRequired:
         return await _ask_password(ctx, files, await _file_keys(ctx, files), pfx=True)
     except npki.NpkiError as error:
@@ -236,7 +235,7 @@ async def _from_page(
         return previous
     limits = ctx.services.settings.limits
     try:
-        items = await off_loop(npki.open_bundle, files, None, limits=limits)
+        items = await ctx.services.worker.run(npki.open_bundle, files, None, limits=limits)
     except npki.PasswordRequired:
         pending = [keys[0] for keys in await _file_keys(ctx, files)]
     except npki.NpkiError as error:
@@ -296,7 +295,7 @@ async def _try_password(
     if not pending or await _certificates_full(ctx, len(pending)):
         return None
     try:
-        items = await off_loop(
+        items = await ctx.services.worker.run(
             npki.open_bundle, files, password, limits=ctx.services.settings.limits
         )
     except (npki.WrongPassword, npki.KeyMismatch):  # a PFX whose key is not its certificate's
@@ -436,7 +435,9 @@ async def _kept_beside(ctx: Context, verdict: succession.Verdict, old: Certifica
 async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
     """Keep only the public certificate: no key, no password, ever."""
     try:
-        items = await off_loop(npki.open_bundle, files, None, limits=ctx.services.settings.limits)
+        items = await ctx.services.worker.run(
+            npki.open_bundle, files, None, limits=ctx.services.settings.limits
+        )
     except npki.PasswordRequired:
         ctx.say("add.pfx_needs_password", *await ctx.main_menu())
         return
@@ -534,7 +535,9 @@ async def _file_keys(ctx: Context, files: Mapping[str, bytes]) -> list[tuple[str
     """The names of every key in `files` (a PFX's certificate is unreadable before its
     password, its key is not); at least one, so that the password can be counted."""
     try:
-        found = await off_loop(npki.key_ids, files, limits=ctx.services.settings.limits)
+        found = await ctx.services.worker.run(
+            npki.key_ids, files, limits=ctx.services.settings.limits
+        )
     except npki.NpkiError:
         found = []
     return found or [(_files_digest(files),)]

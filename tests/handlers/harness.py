@@ -17,10 +17,10 @@ from bot.channels.console import ConsoleUser, transcript_entries
 from bot.config import Settings
 from handlers.assistant import Assistant
 from handlers.dates import SEOUL
+from handlers.flows import all_specs
 from handlers.i18n import load_catalog
 from handlers.institutions import load_directory
 from handlers.messages import ChannelTraits, Inbound, Outbound
-from handlers.flows import all_specs
 from handlers.services import AssistantSettings, Services
 from storage import migrate, users
 from storage.database import Database
@@ -86,6 +86,7 @@ class World:
         return await self.assistant.handle(inbound)
 
     async def close(self) -> None:
+        self.assistant.services.worker.close()
         await self.database.close()
 
     def chat(self, user: str = "console") -> Chat:
