@@ -128,7 +128,7 @@ class ExportFlow:
             ctx.delete(event.message_ref)  # a password: out of the chat first
             if state.step == Step.NEW:
                 return _new_password(ctx, data, event.text)
-            return await _export_with_password(ctx, row, data, event.text.encode(), state.secret)
+            return await _export_in_chat(ctx, row, data, event.text.encode(), state.secret)
         raise Unhandled
 
 
@@ -193,7 +193,10 @@ async def _from_page(ctx: Context, form: PageForm) -> None:
         ctx.keep_page_open()
         return
     data = Data(certificate_id=row.id, target=target)
-    await _export_with_password(ctx, row, data, form.password, new_password, page=True)
+    wrong = await _export(ctx, row, data, form.password, new_password)
+    if wrong is not None:  # said on the page, whose link stays open for another try
+        ctx.say("page.wrong_password", tries=wrong.failures, max=lockout.tries(ctx))
+        ctx.keep_page_open()
 
 
 def _new_password(ctx: Context, data: Data, text: str) -> State:
@@ -204,15 +207,37 @@ def _new_password(ctx: Context, data: Data, text: str) -> State:
     return State(NAME, Step.CURRENT, data.model_dump(), text.encode())
 
 
-async def _export_with_password(
+async def _export_in_chat(
     ctx: Context,
     row: Certificate,
     data: Data,
     password: bytes,
     new_password: bytes | None,
-    *,
-    page: bool = False,
 ) -> State | None:
+    """The certificate password typed in the chat: a wrong one is asked for again there."""
+    wrong = await _export(ctx, row, data, password, new_password)
+    if wrong is None:
+        return None
+    ctx.ask_secret("add.wrong_password", tries=wrong.failures, max=lockout.tries(ctx))
+    return State(NAME, Step.CURRENT, data.model_dump(), new_password)
+
+
+@dataclass(frozen=True, slots=True)
+class _Wrong:
+    """The password did not open the key: `failures` counted so far, not yet locked."""
+
+    failures: int
+
+
+async def _export(
+    ctx: Context,
+    row: Certificate,
+    data: Data,
+    password: bytes,
+    new_password: bytes | None,
+) -> _Wrong | None:
+    """Open the key with `password` and send the file; a lockout is said here, a wrong
+    password is returned for the caller to say where it was typed."""
     assert row.id is not None  # noqa: S101
     files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
     keys = await _key_names(ctx, files, row)
@@ -227,12 +252,7 @@ async def _export_with_password(
             until = lockout.hhmm(ctx, verdict.locked_until)
             ctx.say("add.locked", *await ctx.main_menu(), until=until)
             return None
-        if page:
-            ctx.say("page.wrong_password", tries=verdict.failures, max=lockout.tries(ctx))
-            ctx.keep_page_open()
-            return None
-        ctx.ask_secret("add.wrong_password", tries=verdict.failures, max=lockout.tries(ctx))
-        return State(NAME, Step.CURRENT, data.model_dump(), new_password)
+        return _Wrong(verdict.failures)
     await lockout.opened(ctx, keys)
     if data.target == "pfx" and new_password is not None:
         pfx = await ctx.services.worker.run(npki.export_pfx, opened, new_password)

@@ -99,6 +99,22 @@ class RemindersOnly(Action):
     verb = "reminders_only"
 
 
+@dataclass(frozen=True, slots=True)
+class InChat:
+    """The password was typed in the chat: a wrong one is asked for again there."""
+
+
+@dataclass(frozen=True, slots=True)
+class OnPage:
+    """The password came from the secure page: a wrong one is said there, its link stays
+    open, and the chat keeps `previous`, its state before the page was used."""
+
+    previous: State | None
+
+
+Source = InChat | OnPage
+
+
 class Data(BaseModel):
     """What the flow remembers between messages (the files themselves are sealed apart)."""
 
@@ -140,7 +156,7 @@ class RegisterFlow:
         if isinstance(event, Text):
             if state.step == Step.PASSWORD:
                 ctx.delete(event.message_ref)  # first: the password leaves the chat at once
-                return await _try_password(ctx, data, held, event.text.encode("utf-8"))
+                return await _try_password(ctx, data, held, event.text.encode("utf-8"), InChat())
             # Typed before any key arrived: it may well be the password. Remove it.
             ctx.delete(event.message_ref)
             ctx.say("add.files_first")
@@ -257,9 +273,7 @@ async def _from_page(
         if not pending:  # a certificate alone and no password: reminders only, on purpose
             await _reminders_only(ctx, files)
             return None
-    return await _try_password(
-        ctx, Data(pending=pending), files, form.password, page=True, previous=previous
-    )
+    return await _try_password(ctx, Data(pending=pending), files, form.password, OnPage(previous))
 
 
 def _page_retry(ctx: Context, previous: State | None, key: str, **values: Any) -> State | None:
@@ -275,15 +289,12 @@ async def _try_password(
     data: Data,
     files: dict[str, bytes],
     password: bytes,
-    *,
-    page: bool = False,
-    previous: State | None = None,
+    source: Source,
 ) -> State | None:
-    """Open the pending certificates with `password`, typed in chat or on the secure
-    page (`page`; `previous` is then the chat's state, kept on a retry)."""
+    """Open the pending certificates with `password`, typed in chat or on the secure page."""
     if not password:
-        if page:
-            return _page_retry(ctx, previous, "page.password_empty")
+        if isinstance(source, OnPage):
+            return _page_retry(ctx, source.previous, "page.password_empty")
         ctx.ask_secret("add.password_empty")
         return _state(Step.PASSWORD, data, files)
     named = {keys[0]: keys for keys in await _file_keys(ctx, files)}
@@ -299,7 +310,7 @@ async def _try_password(
             npki.open_bundle, files, password, limits=ctx.services.settings.limits
         )
     except (npki.WrongPassword, npki.KeyMismatch):  # a PFX whose key is not its certificate's
-        return await _wrong(ctx, files, list(pending.values()), page=page, previous=previous)
+        return await _wrong(ctx, files, list(pending.values()), source)
     except npki.NpkiError as error:
         # The password was tried: count it, so that no answer tests a password for free.
         for keys in pending.values():
@@ -315,11 +326,11 @@ async def _try_password(
     for item in waiting:
         keys = _keys(item)
         if item.opened is not None:
-            checklist |= await _register(ctx, item, keys, keep_key=True)
+            checklist |= await _register_with_key(ctx, item, keys)
         else:  # a wrong password and a key not its certificate's get one answer: no oracle
             wrong.append(keys)
     if wrong:
-        return await _wrong(ctx, files, wrong, page=page, previous=previous)
+        return await _wrong(ctx, files, wrong, source)
     await _done(ctx, checklist)
     return None
 
@@ -338,9 +349,7 @@ async def _wrong(
     ctx: Context,
     files: dict[str, bytes],
     wrong: list[tuple[str, ...]],
-    *,
-    page: bool,
-    previous: State | None,
+    source: Source,
 ) -> State | None:
     """Count a failure for each key the password did not open (or that is not its
     certificate's); lock at the limits."""
@@ -356,27 +365,23 @@ async def _wrong(
     if not keep:
         ctx.say("add.stopped", *await ctx.main_menu())
         return None
-    if page:
-        return _page_retry(
-            ctx, previous, "page.wrong_password", tries=tries, max=lockout.tries(ctx)
-        )
-    ctx.ask_secret("add.wrong_password", tries=tries, max=lockout.tries(ctx))
-    return _state(Step.PASSWORD, Data(pending=keep), files)
+    match source:
+        case OnPage(previous=previous):
+            return _page_retry(
+                ctx, previous, "page.wrong_password", tries=tries, max=lockout.tries(ctx)
+            )
+        case InChat():
+            ctx.ask_secret("add.wrong_password", tries=tries, max=lockout.tries(ctx))
+            return _state(Step.PASSWORD, Data(pending=keep), files)
 
 
-async def _register(
-    ctx: Context, item: npki.BundleItem, keys: tuple[str, ...], *, keep_key: bool
-) -> bool:
-    """Keep the certificate (sealed files, or the certificate alone; `keep_key`: its key
-    was opened here); a proven renewal retires its predecessor and shows the
-    re-registration checklist, anything else is kept beside it. True when the last
-    message has buttons of its own (the checklist, "register with its key")."""
+async def _register_with_key(ctx: Context, item: npki.BundleItem, keys: tuple[str, ...]) -> bool:
+    """Keep the certificate with its key, opened here with its password (a certificate
+    kept before for reminders only gets its key now). True as `_registered`."""
     facts = item.certificate
     predecessor = await certificates.find_predecessor(ctx.session, ctx.user_id, facts)
-    kept = (
-        await certificates.find_by_fingerprint(ctx.session, ctx.user_id, facts.fingerprint_sha256)
-        if keep_key
-        else None
+    kept = await certificates.find_by_fingerprint(
+        ctx.session, ctx.user_id, facts.fingerprint_sha256
     )
     if kept is not None and kept.id is not None and _keyless(kept):  # now with its key
         row = await certificates.attach_key(
@@ -385,24 +390,47 @@ async def _register(
         )  # fmt: skip
     else:
         row = await certificates.add(
-            ctx.session,
-            ctx.services.vault,
-            ctx.user_id,
-            facts,
-            item.files if keep_key else {"signCert.der": facts.der},
-            key_encryption=str(item.encryption) if keep_key else None,
-            now=ctx.now,
-        )
-    if keep_key:
-        await lockout.opened(ctx, keys)
+            ctx.session, ctx.services.vault, ctx.user_id, facts, item.files,
+            key_encryption=str(item.encryption), now=ctx.now,
+        )  # fmt: skip
+    await lockout.opened(ctx, keys)
+    return await _registered(ctx, item, row, predecessor, "add.registered", proven=True)
+
+
+async def _register_certificate_only(ctx: Context, item: npki.BundleItem) -> bool:
+    """Keep the public certificate alone, for reminders: no key, no password. True as
+    `_registered`."""
+    facts = item.certificate
+    predecessor = await certificates.find_predecessor(ctx.session, ctx.user_id, facts)
+    row = await certificates.add(
+        ctx.session, ctx.services.vault, ctx.user_id, facts, {"signCert.der": facts.der},
+        key_encryption=None, now=ctx.now,
+    )  # fmt: skip
+    said = "add.registered_reminders_only"
+    return await _registered(ctx, item, row, predecessor, said, proven=False)
+
+
+async def _registered(
+    ctx: Context,
+    item: npki.BundleItem,
+    row: Certificate,
+    predecessor: Certificate | None,
+    said: str,
+    *,
+    proven: bool,
+) -> bool:
+    """Say it is kept (the text `said`); a proven renewal (`proven`: its key was opened
+    here) retires its predecessor and shows the re-registration checklist, anything else
+    is kept beside it. True when the last message has buttons of its own (the
+    checklist, "register with its key")."""
+    facts = item.certificate
     await audit.record(
         ctx.session, ctx.user_id, AuditAction.UPLOAD, ctx.now, facts.fingerprint_sha256
     )
-    key = "add.registered" if keep_key else "add.registered_reminders_only"
-    ctx.say(key, details=_summary(ctx, facts))
+    ctx.say(said, details=_summary(ctx, facts))
     if predecessor is None or predecessor.id is None or row.id is None:
         return False
-    verdict = await succession.judge(ctx, item, predecessor, proven=keep_key)
+    verdict = await succession.judge(ctx, item, predecessor, proven=proven)
     if verdict is not succession.Verdict.RENEWAL:
         return await _kept_beside(ctx, verdict, predecessor)
     await certificates.replace(ctx.session, ctx.user_id, predecessor.id, row.id, ctx.now)
@@ -459,7 +487,7 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
     for item in items:
         if await _already_registered(ctx, item, with_key=False):
             continue
-        checklist |= await _register(ctx, item, _keys(item), keep_key=False)
+        checklist |= await _register_certificate_only(ctx, item)
         registered += 1
     if not registered:
         ctx.say("add.nothing_new", *await ctx.main_menu())
