@@ -145,6 +145,12 @@ class Assistant:
                     ctx.delete(inbound.message_ref)
                     ctx.say("late_secret.deleted", *await ctx.main_menu())
                     return Handled(ctx.out)
+            elif saved is not None and not self.flows.resumes(saved.flow, saved.step):
+                # A step no flow declares (a release renamed or removed it): forgotten.
+                state, secret_next = None, saved.awaiting_secret
+                if secret_next and inbound.text is not None:
+                    ctx.delete(inbound.message_ref)
+                ctx.say("session.unknown_step")
             elif saved is not None:
                 state, secret_next = _saved_state(ctx, inbound, saved)
             if secret_next and state is not None:

@@ -222,6 +222,9 @@ class FlowSpec:
     flow: Flow
     actions: tuple[type[Action], ...]
     """Every action its buttons send (other flows' buttons may send them too)."""
+    steps: tuple[str, ...] = ()
+    """The steps it saves and resumes; a saved step not among them (left by an older
+    release) is forgotten, with a note, instead of being resumed."""
     commands: tuple[str, ...] = ()
     """Commands that start it, the first being the one menus show."""
     described_as: str | None = None

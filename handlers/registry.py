@@ -35,6 +35,11 @@ class Flows:
         )
         self._words = _words(self.specs, catalog)
 
+    def resumes(self, flow: str, step: str) -> bool:
+        """A saved (flow, step) is one a flow declares: it can be resumed."""
+        spec = self.by_name.get(flow)
+        return spec is not None and step in spec.steps
+
     def command_of_word(self, text: str) -> str | None:
         """The command a message means when it is one of the flows' words alone
         ("등록", "help") or a menu button's label, in any language the assistant speaks."""

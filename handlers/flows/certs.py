@@ -202,6 +202,7 @@ SPEC: Final = FlowSpec(
     NAME,
     CertsFlow(),
     actions=(Open, *_ABOUT_ONE),
+    steps=tuple(Step),
     commands=("certs",),
     described_as="command.certs",
     menu=MenuEntry("menu.certs", Open()),

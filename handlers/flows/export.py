@@ -308,6 +308,7 @@ SPEC: Final = FlowSpec(
     NAME,
     ExportFlow(),
     actions=(Open, Pick, AsNpki, AsPfx),
+    steps=tuple(Step),
     commands=("export",),
     described_as="command.export",
     menu=MenuEntry("menu.export", Open()),

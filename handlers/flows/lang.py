@@ -58,6 +58,7 @@ SPEC: Final = FlowSpec(
     NAME,
     LangFlow(),
     actions=(SetLocale,),
+    steps=tuple(Step),
     commands=("lang",),
     described_as="command.lang",
     words="words.lang",

@@ -251,6 +251,7 @@ SPEC: Final = FlowSpec(
     NAME,
     LinkFlow(),
     actions=(Open, ForCertificate, Chosen, ShowKind, ShowAll, Skip),
+    steps=tuple(Step),
     commands=("link",),
     described_as="command.link",
     menu=MenuEntry("menu.link", Open()),

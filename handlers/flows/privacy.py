@@ -135,6 +135,7 @@ SPEC: Final = FlowSpec(
     NAME,
     PrivacyFlow(),
     actions=(Open, DeleteOne, DeleteAll, DeleteYes, DeleteNo),
+    steps=tuple(Step),
     commands=("privacy", "deleteme"),
     described_as="command.privacy",
     menu=MenuEntry("menu.privacy", Open()),

@@ -590,6 +590,7 @@ SPEC: Final = FlowSpec(
     NAME,
     RegisterFlow(),
     actions=(Open, Where, RemindersOnly),
+    steps=tuple(Step),
     commands=("add",),
     described_as="command.add",
     menu=MenuEntry("menu.add", Open()),

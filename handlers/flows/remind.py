@@ -269,6 +269,7 @@ SPEC: Final = FlowSpec(
     NAME,
     RemindFlow(),
     actions=(Open, Thresholds, Custom, Quiet, AllReminders, CertificateReminders, Snooze),
+    steps=tuple(Step),
     commands=("remind",),
     described_as="command.remind",
     menu=MenuEntry("menu.remind", Open()),

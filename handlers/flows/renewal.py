@@ -114,6 +114,7 @@ SPEC: Final = FlowSpec(
     NAME,
     RenewFlow(),
     actions=(Open, Pick, checklist.Tick),
+    steps=tuple(Step),
     commands=("renew",),
     described_as="command.renew",
     menu=MenuEntry("menu.renew", Open()),

@@ -61,5 +61,11 @@ async def _set_platform(ctx: Context, platform: Platform) -> None:
 
 
 SPEC: Final = FlowSpec(
-    NAME, StartFlow(), actions=(SetPlatform,), commands=("start",), words="words.start", rank=90
+    NAME,
+    StartFlow(),
+    actions=(SetPlatform,),
+    steps=tuple(Step),
+    commands=("start",),
+    words="words.start",
+    rank=90,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
@@ -17,7 +18,7 @@ from handlers.flows import all_specs, remind
 from handlers.i18n import LOCALES, load_catalog
 from handlers.messages import Inbound, Reply
 from handlers.registry import Flows
-from storage import buttons
+from storage import buttons, conversations
 from storage.models import Channel
 from tests.handlers.conftest import PASSWORD
 from tests.handlers.harness import World, register, texts
@@ -105,7 +106,7 @@ class _Again(Action):
 
 async def test_a_flow_added_as_a_spec_is_routed_with_no_other_change(world: World) -> None:
     """A spec is all the engine needs: its command starts it, its typed button resumes it."""
-    spec = FlowSpec("ping", _Ping(), actions=(_Again,), commands=("ping",))
+    spec = FlowSpec("ping", _Ping(), actions=(_Again,), steps=("waiting",), commands=("ping",))
     world.assistant = type(world.assistant)(world.assistant.services, [*all_specs(), spec])
     out = await world.handle(Inbound(Channel.CONSOLE, "u", command="ping"))
     (reply,) = [o for o in out if isinstance(o, Reply)]
@@ -182,3 +183,23 @@ def test_words_exist_for_every_locale() -> None:
         if spec.words:
             for locale in LOCALES:
                 assert catalog.texts(locale).has(spec.words), (spec.name, locale)
+
+
+async def test_a_saved_step_no_flow_declares_is_forgotten_with_a_note(world: World) -> None:
+    """A state left by an older release (a step since renamed) is not resumed into a flow
+    that no longer knows it: the user is told, and the message is handled afresh."""
+    await world.chat().say("/link")  # creates the user
+    services = world.assistant.services
+    async with world.database.write() as session:
+        saved = await conversations.load(session, services.vault, Channel.CONSOLE, "console")
+        await conversations.save(
+            session, services.vault, Channel.CONSOLE, "console", flow="link",
+            step="renamed_step", data={}, secret=None,
+            expected_version=saved.version if saved else None,
+            expires_at=world.clock() + timedelta(minutes=10), now=world.clock(),
+        )  # fmt: skip
+    said = texts(await world.chat().say("도움말"))
+    assert said.startswith("certmate가 새 버전으로 바뀌어서 하던 일을 이어 갈 수 없어요.")
+    assert "이렇게 도와드릴 수 있어요" in said
+    async with world.database.read() as session:
+        assert await conversations.load(session, services.vault, Channel.CONSOLE, "console") is None
