@@ -8,6 +8,7 @@ are read once, with Babel, when the assistant is built.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -17,6 +18,15 @@ from babel.messages.pofile import read_po
 LOCALES: Final = ("ko", "en")
 DEFAULT_LOCALE: Final = "ko"
 CATALOGS: Final = Path(__file__).resolve().parent / "locale"
+_LANGUAGE: Final = re.compile(r"[A-Za-z]+")
+
+
+def supported(locale: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """The supported locale that `locale` names by its language ("ko_KR.UTF-8", "ko-KR" and
+    "ko" are all "ko"), or `default` when it names none of `LOCALES`."""
+    match = _LANGUAGE.match(locale or "")
+    language = match.group().lower() if match else ""
+    return language if language in LOCALES else default
 
 
 class Texts:
@@ -40,7 +50,7 @@ class Catalog:
         self._texts = texts
 
     def texts(self, locale: str | None) -> Texts:
-        return self._texts.get(locale or DEFAULT_LOCALE, self._texts[DEFAULT_LOCALE])
+        return self._texts[supported(locale)]
 
     def keys(self, locale: str) -> set[str]:
         return set(self._texts[locale]._messages)

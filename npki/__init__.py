@@ -15,7 +15,8 @@ A pure library: no files, network, database or chat. The public surface:
 - `npki_zip(ca, subject, files)` → zip bytes, `NPKI/<CA>/USER/<safe folder>/…`
 
 Every function takes `limits=` (`Limits`) and raises only `NpkiError`
-subclasses; see `npki.errors` for the tree.
+subclasses; see `npki.errors` for the tree. Each error names its `Reason`
+and carries the params that fill a message; the library holds no user texts.
 """
 
 from npki._guard import guarded
@@ -26,6 +27,7 @@ from npki.errors import (
     MalformedInput,
     NpkiError,
     PasswordRequired,
+    Reason,
     UnsafeInput,
     UnsupportedFormat,
     WrongPassword,
@@ -61,6 +63,7 @@ __all__ = [
     "OpenedCertificate",
     "PasswordRequired",
     "Policy",
+    "Reason",
     "Signature",
     "UnsafeInput",
     "UnsupportedFormat",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from npki._guard import guarded
-from npki.errors import UnsafeInput
+from npki.errors import Reason, UnsafeInput
 from npki.keyfile import KeyEncryption, Random, encrypt_private_key_info
 from npki.pair import OpenedCertificate
 
@@ -137,7 +137,4 @@ def check_entry_name(name: str) -> None:
         or any(part in ("", ".", "..") for part in parts)
         or any(unicodedata.category(ch)[0] == "C" for ch in name)
     ):
-        raise UnsafeInput(
-            f"Refused to write the zip entry {name!r}.",
-            "안전하지 않은 파일 이름이라 압축 파일에 넣지 않았습니다.",
-        )
+        raise UnsafeInput(Reason.ZIP_ENTRY_NAME_UNSAFE, path=name)

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from babel.messages.pofile import read_po
 
+import npki
+from bot.inspect_cmd import Problem
 from handlers.i18n import CATALOGS, LOCALES
 from handlers.institutions import load_directory
 from handlers.present import Window
@@ -34,6 +36,8 @@ FAMILIES: dict[str, set[str]] = {
     "link.list.": {k.value for k in AccountKind} | {i.kind for i in load_directory()},
     "unknown.": {"text", "photo", "sticker", "oversized", "other"},
     "page.": {r.value for r in Refusal},
+    "npki.": {r.value for r in npki.Reason},
+    "inspect.": {p.value for p in Problem},
 }
 
 
@@ -49,7 +53,7 @@ def _placeholders(text: str) -> set[str]:
 def _used_keys() -> tuple[set[str], set[str]]:
     """Literal text keys in handlers/*.py, and the prefixes of f-string-built keys."""
     literal, families = set(), set()
-    for path in sorted(HANDLERS.glob("*.py")):
+    for path in [*sorted(HANDLERS.glob("*.py")), HANDLERS.parent / "bot" / "inspect_cmd.py"]:
         source = path.read_text(encoding="utf-8")
         literal |= {k for k in LITERAL_KEY.findall(source) if k not in NOT_KEYS}
         families |= set(FAMILY.findall(source))
