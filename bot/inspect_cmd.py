@@ -21,9 +21,9 @@ from typing import Any, Final, TextIO
 
 import npki
 from bot.config import Settings
-from handlers.dates import SEOUL, d_day, days_left, korean_date, local_date
-from handlers.i18n import Catalog, load_catalog, supported
-from handlers.npki_texts import reason_key
+from handlers.dates import SEOUL, d_day, days_left, local_date, long_date
+from handlers.i18n import Catalog, Texts, load_catalog, supported
+from handlers.npki_texts import ca_label, reason_key, usage_label
 
 EXIT_OK: Final = 0
 EXIT_USAGE: Final = 1
@@ -87,11 +87,12 @@ def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
     if not items:
         return _fail(_NOTHING_FOUND, catalog, args.json, out, err)
 
+    texts = catalog.texts(terminal_locale(os.environ))
     for item in items:
         if args.json:
             print(json.dumps(item_json(item), ensure_ascii=False), file=out)
         else:
-            print(item_summary(item, now), file=out)
+            print(item_summary(item, now, texts), file=out)
     outcome = _outcome(items)
     return EXIT_OK if outcome is None else _fail(outcome, catalog, args.json, out, err)
 
@@ -131,40 +132,44 @@ def _key_json(item: npki.BundleItem) -> dict[str, Any]:
     }
 
 
-def item_summary(item: npki.BundleItem, now: datetime) -> str:
-    """A few lines for people: holder, CA, usage, expiry with D-day, key state."""
+def item_summary(item: npki.BundleItem, now: datetime, texts: Texts) -> str:
+    """A few lines for people, in the language of `texts`: holder, CA, usage, expiry with
+    D-day, key state."""
     cert = item.certificate
-    ca = npki.CA_LABELS[cert.ca]
-    usage = cert.policy.label if cert.policy else npki.USAGE_LABELS[cert.usage]
     expiry = local_date(cert.not_after, SEOUL)
     left = days_left(cert.not_after, now, SEOUL)
-    state = f"만료됨 / expired, {d_day(left)}" if left < 0 else d_day(left)
-    return "\n".join(
-        [
-            f"{cert.holder or cert.subject}  ({item.path})",
-            f"  발급기관 Issuer : {ca.ko} / {ca.en}",
-            f"  용도 Usage      : {usage.ko} / {usage.en}",
-            f"  만료 Expires    : {expiry.isoformat()} ({korean_date(expiry)}, KST) {state}",
-            f"  개인키 Key      : {_key_summary(item)}",
-            "",
-        ]
+    summary = texts(
+        "inspect.summary",
+        holder=cert.holder or cert.subject,
+        path=item.path,
+        ca=ca_label(texts, cert.ca),
+        usage=usage_label(texts, cert.policy_oid, cert.usage),
+        expiry=expiry.isoformat(),
+        expiry_long=long_date(expiry, texts.locale),
+        state=texts("inspect.expired", dday=d_day(left)) if left < 0 else d_day(left),
+        key_state=_key_summary(item, texts),
     )
+    return summary + "\n"
 
 
-def _key_summary(item: npki.BundleItem) -> str:
+def _key_summary(item: npki.BundleItem, texts: Texts) -> str:
     if not item.has_key:
-        return "없음 / none (certificate only)"
-    scheme = f"{item.encryption}" + (f", {item.iterations} rounds" if item.iterations else "")
+        return texts("inspect.key.none")
+    scheme = (
+        texts("inspect.scheme_rounds", encryption=item.encryption, iterations=item.iterations)
+        if item.iterations
+        else f"{item.encryption}"
+    )
     if item.opened is not None:
-        random_num = (
-            "randomNum 있음 / present" if item.opened.random_num else "randomNum 없음 / absent"
+        random_num = texts(
+            "inspect.random_num.present" if item.opened.random_num else "inspect.random_num.absent"
         )
-        return f"열림, 인증서와 일치 / opened, matches the certificate ({scheme}; {random_num})"
+        return texts("inspect.key.opened", scheme=scheme, random_num=random_num)
     if isinstance(item.key_error, npki.KeyMismatch):
-        return f"인증서와 짝이 아님 / does not belong to this certificate ({scheme})"
+        return texts("inspect.key.mismatch", scheme=scheme)
     if isinstance(item.key_error, npki.WrongPassword):
-        return f"비밀번호가 맞지 않음 / wrong password ({scheme})"
-    return f"잠김 / locked, no password given ({scheme})"
+        return texts("inspect.key.wrong_password", scheme=scheme)
+    return texts("inspect.key.locked", scheme=scheme)
 
 
 def _outcome(items: list[npki.BundleItem]) -> _Failure | None:

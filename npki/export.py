@@ -32,7 +32,8 @@ from npki.pair import OpenedCertificate
 
 DEFAULT_ITERATIONS: Final = 2048
 FOLDER_NAME_MAX: Final = 128
-"""Characters of a folder name; real ones are about 70 (`cn=홍길동()0012345678901234,…`)."""
+"""Characters of a folder name; real ones are about 70
+(`cn=<holder>()0012345678901234,…`)."""
 CA_FOLDERS: Final = {
     "yessign": "yessign",
     "kica": "KICA",
@@ -94,7 +95,7 @@ def export_npki_pair(
 
 
 def folder_name(subject: str) -> str:
-    """`subject` as one safe folder name: `cn=홍길동()0012345678901234,ou=SHB,o=yessign,c=kr`
+    """`subject` as one safe folder name: `cn=<holder>()0012345678901234,ou=SHB,o=yessign,c=kr`
     stays as it is; separators, `..`, control and other unusual characters become `_`,
     leading and trailing dots and spaces go, and the length is capped."""
     text = unicodedata.normalize("NFC", subject)

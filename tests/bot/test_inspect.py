@@ -930,17 +930,49 @@ def test_same_certificate_twice_is_reported_once_with_its_key(
 def test_summary_shows_holder_ca_usage_expiry_and_d_day(
     tmp_path: Path, holder: Holder, seed_key: bytes, now: str, d_day: str
 ) -> None:
-    """Without --json: holder, CA and usage in Korean and English, the expiry day in
-    Asia/Seoul (2026-07-01T14:59:59Z is 2026-07-01 KST) and D-day counted on Seoul days."""
+    """Without --json: holder, CA and usage, the expiry day in Asia/Seoul
+    (2026-07-01T14:59:59Z is 2026-07-01 KST) and D-day counted on Seoul days."""
     names = write(tmp_path, {"signCert.der": holder.cert_der, "signPri.key": seed_key})
     run = inspect(tmp_path, "--now", now, *names, password=PASSWORD)
     assert run.status == 0, run.err
     assert run.err == ""
     assert not run.out.lstrip().startswith("{")
-    for text in ("홍길동", "금융결제원", "KFTC", "은행/신용카드/보험용", "Banking", "2026-07-01"):
+    for text in ("홍길동", "KFTC (yessign)", "Banking/card/insurance, personal", "2026-07-01"):
         assert text in run.out, text
     assert re.search(rf"(?<![\w-]){re.escape(d_day)}(?!\d)", run.out), run.out
     assert "2026-07-02" not in run.out
+
+
+@pytest.mark.parametrize("korean", [True, False], ids=["ko_KR", "C"])
+def test_summary_speaks_the_terminals_language(
+    tmp_path: Path, holder: Holder, seed_key: bytes, korean: bool
+) -> None:
+    """The summary is in one language, the terminal's: Korean labels and date under ko_*,
+    English otherwise, where the only Korean left is the holder's own name."""
+    names = write(tmp_path, {"signCert.der": holder.cert_der, "signPri.key": seed_key})
+    env = environment(LANG="ko_KR.UTF-8" if korean else "C.UTF-8")
+    run = inspect(
+        tmp_path, "--now", "2026-06-01T00:00:00+09:00", *names, password=PASSWORD, env=env
+    )
+    assert run.status == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0] == "홍길동  (signCert.der)"
+    if korean:
+        assert lines[1:5] == [
+            "  발급기관 : 금융결제원(yessign)",
+            "  용도     : 은행/신용카드/보험용 개인",
+            "  만료     : 2026-07-01 (2026년 7월 1일, KST) D-30",
+            "  개인키   : 열림, 인증서와 짝이 맞음 (seed-cbc-sha1, 2048회 반복; randomNum 있음)",
+        ]
+    else:
+        assert lines[1:5] == [
+            "  Issuer  : KFTC (yessign)",
+            "  Usage   : Banking/card/insurance, personal",
+            "  Expires : 2026-07-01 (July 1, 2026, KST) D-30",
+            "  Key     : opened, matches the certificate (seed-cbc-sha1, 2048 rounds; "
+            "randomNum present)",
+        ]
+        assert set(HANGUL.findall(run.out)) <= set("홍길동")
 
 
 def test_summary_one_block_per_certificate(

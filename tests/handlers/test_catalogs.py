@@ -38,6 +38,9 @@ FAMILIES: dict[str, set[str]] = {
     "page.": {r.value for r in Refusal},
     "npki.": {r.value for r in npki.Reason},
     "inspect.": {p.value for p in Problem},
+    "ca.": set(npki.CA_CODES),
+    "usage.": set(npki.USAGES),
+    "policy.": {p.name for p in npki.POLICIES.values()},
 }
 
 

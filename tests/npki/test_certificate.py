@@ -101,8 +101,7 @@ def test_policy_table_has_a_row_for_each_ca_and_usage() -> None:
         "encryption",
     }
     for policy in npki.POLICIES.values():
-        assert policy.label.ko
-        assert policy.label.en
+        assert policy.name.isidentifier()  # a catalog key's last part: policy.<name>
 
 
 @pytest.mark.parametrize(

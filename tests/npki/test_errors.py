@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import pickle
+import re
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,19 @@ def _raise_sites() -> list[tuple[str, ast.Call]]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ERRORS
     ]
+
+
+def test_npki_holds_no_korean_text() -> None:
+    """What users read lives in the application's catalogs: not one Hangul character is
+    left in npki's source (messages, labels, docstrings or comments)."""
+    hangul = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+    found = {
+        f"{path.name}:{number}"
+        for path in sorted(NPKI.glob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if hangul.search(line)
+    }
+    assert sorted(found) == []
 
 
 def test_every_reason_has_an_english_sentence() -> None:
