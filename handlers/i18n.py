@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from babel.messages.pofile import read_po
 
@@ -19,6 +19,7 @@ LOCALES: Final = ("ko", "en")
 DEFAULT_LOCALE: Final = "ko"
 CATALOGS: Final = Path(__file__).resolve().parent / "locale"
 _LANGUAGE: Final = re.compile(r"[A-Za-z]+")
+T = TypeVar("T")
 
 
 def supported(locale: str | None, default: str = DEFAULT_LOCALE) -> str:
@@ -27,6 +28,13 @@ def supported(locale: str | None, default: str = DEFAULT_LOCALE) -> str:
     match = _LANGUAGE.match(locale or "")
     language = match.group().lower() if match else ""
     return language if language in LOCALES else default
+
+
+def localized(values: Mapping[str, T], locale: str | None) -> T:
+    """The value for `locale` from data kept per locale (`{"ko": …, "en": …}`), or the
+    default locale's when the data has none for it (which it must have)."""
+    chosen = supported(locale)
+    return values[chosen] if chosen in values else values[DEFAULT_LOCALE]
 
 
 class Texts:
