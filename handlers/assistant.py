@@ -31,7 +31,7 @@ from handlers.flow import (
     Unhandled,
 )
 from handlers.locks import KeyedLocks
-from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply
+from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply, Unsupported
 from handlers.ratelimit import RateLimiter
 from handlers.services import Services
 from storage import arrival, buttons, conversations, links, notices, users
@@ -265,11 +265,11 @@ class Assistant:
             try:
                 return await self.flows[state.flow].resume(ctx, state, event)
             except Unhandled:
-                key = f"unknown.{_kind(event)}" if isinstance(event, Other) else "unknown.in_flow"
+                key = _unknown_key(event) if isinstance(event, Other) else "unknown.in_flow"
                 return await self._fallback(ctx, state, key)
         if isinstance(event, Files) and "add" in self.flows:
             return await self.flows["add"].start(ctx, event)
-        return await self._fallback(ctx, None, f"unknown.{_kind(event)}")
+        return await self._fallback(ctx, None, _unknown_key(event))
 
     async def _fallback(self, ctx: Context, state: State | None, key: str) -> State | None:
         """Never silence: say what we can do, show the menu, keep any flow in progress."""
@@ -365,12 +365,13 @@ def _answer_in_group(ctx: Context, inbound: Inbound) -> None:
         ctx.say("group.private_only")
 
 
-def _kind(event: Event) -> str:
+def _unknown_key(event: Event) -> str:
+    """The fallback's text for what no flow took: `unknown.text`, or one per `Unsupported`."""
     if isinstance(event, Text):
-        return "text"
-    if isinstance(event, Other):
-        return event.kind if event.kind in ("photo", "sticker", "oversized") else "other"
-    return "other"
+        return "unknown.text"
+    kind = event.kind if isinstance(event, Other) else Unsupported.OTHER
+    unsupported = next((u for u in Unsupported if u.value == kind), Unsupported.OTHER)
+    return f"unknown.{unsupported.value}"
 
 
 def _gone(ctx: Context, mark: int, event: Event, *, secret_next: bool) -> None:

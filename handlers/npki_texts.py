@@ -11,8 +11,13 @@ the catalogs, so `certmate inspect` uses it without the chat stack.
 
 from __future__ import annotations
 
+from typing import Final
+
 import npki
 from handlers.i18n import Texts
+
+SECTIONS: Final = ("npki", "ca", "usage", "policy")
+"""The catalog sections whose keys are built here."""
 
 
 def reason_key(reason: npki.Reason) -> str:
