@@ -4,6 +4,13 @@ Texts are looked up by a symbolic id (`start.greeting`) so that the Korean
 text is written as Korean, not translated from an English source string.
 Placeholders use `{name}` and are filled with `str.format`. The catalogs
 are read once, with Babel, when the assistant is built.
+
+This is the one module that knows which languages exist: `supported` reads a
+locale ("ko_KR.UTF-8", "en-US") as one of `LOCALES`, `localized` picks from
+data kept per locale (institution names). Nothing else compares a locale
+(tests/test_locale_switches.py). Adding a language is a catalog file, an
+entry in `LOCALES`, and (today) its button in handlers/lang.py; institution
+names in the new language are optional data.
 """
 
 from __future__ import annotations
