@@ -733,7 +733,7 @@ def test_a_refused_zip_says_which_limit(tmp_path: Path) -> None:
     error = assert_failure(run, 3, "unsafe_input")
     assert error["reason"] == "zip_too_many_entries"
     assert "3 entries (limit 2)" in error["message"]
-    assert error["message_ko"] == "zip 파일에 든 항목이 너무 많아서 열지 않았어요(3개, 한도 2개)."
+    assert error["message_ko"] == "zip 파일에 든 항목이 3개로 한도(2개)보다 많아서 열지 않았어요."
 
 
 def test_usage_errors_are_said_in_korean_too(tmp_path: Path) -> None:
