@@ -3,7 +3,8 @@
 Exit status: 0 all read; 1 usage; 2 wrong password; 3 invalid, unsupported
 or unsafe input; 4 a key that does not belong to its certificate. The
 password comes only from standard input (`--password-stdin`), never argv,
-and is never printed.
+and is never printed. Messages come from the catalogs: English, or Korean
+when the terminal's locale (`LC_ALL`, `LC_MESSAGES`, `LANG`) is `ko_*`.
 """
 
 from __future__ import annotations
@@ -12,51 +13,88 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, TextIO
 
 import npki
 from bot.config import Settings
-from handlers.dates import SEOUL, d_day, days_left, korean_date, local_date
+from handlers.dates import SEOUL, d_day, days_left, local_date, long_date
+from handlers.i18n import Catalog, Texts, load_catalog, supported
+from handlers.npki_texts import ca_label, reason_key, usage_label
 
 EXIT_OK: Final = 0
 EXIT_USAGE: Final = 1
 EXIT_WRONG_PASSWORD: Final = 2
 EXIT_INVALID: Final = 3
 EXIT_KEY_MISMATCH: Final = 4
+TERMINAL_DEFAULT_LOCALE: Final = "en"
+"""A terminal whose locale names none of ours (C, POSIX, en_US) reads English."""
+
+
+class Problem(StrEnum):
+    """What `inspect` itself refuses (npki's refusals have their own `npki.Reason`)."""
+
+    NO_SIGNING_CERTIFICATE = "no_signing_certificate"
+    IS_FOLDER = "is_folder"
+    MISSING_FILE = "missing_file"
+    UNREADABLE_FILE = "unreadable_file"
+    BAD_NOW = "bad_now"
+
+
+def problem_key(problem: Problem) -> str:
+    """The catalog key of one of inspect's own refusals."""
+    return f"inspect.{problem.value}"
 
 
 class _Failure(Exception):
-    """Ends the command with an error kind, a message per language and an exit status."""
+    """Ends the command: an error kind and reason, the catalog key and params of its
+    message, and an exit status."""
 
-    def __init__(self, kind: str, en: str, ko: str, status: int) -> None:
-        super().__init__(en)
-        self.kind, self.en, self.ko, self.status = kind, en, ko, status
+    def __init__(
+        self, kind: str, reason: str, key: str, params: Mapping[str, Any], status: int
+    ) -> None:
+        super().__init__(key)
+        self.kind, self.reason, self.key, self.params, self.status = (
+            kind, reason, key, params, status,
+        )  # fmt: skip
+
+
+def terminal_locale(environ: Mapping[str, str]) -> str:
+    """The language of the terminal: the first of LC_ALL, LC_MESSAGES and LANG that is set
+    (POSIX order), if it is one of ours; English otherwise."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        if environ.get(name):
+            return supported(environ[name], TERMINAL_DEFAULT_LOCALE)
+    return TERMINAL_DEFAULT_LOCALE
 
 
 def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
     """Run the command; returns the exit status."""
     out, err = sys.stdout, sys.stderr
+    catalog = load_catalog()
     try:
         now = _parse_now(args.now)
         password = _read_password(sys.stdin) if args.password_stdin else None
         files = _read_files(args.paths, settings.limits.npki())
         items = npki.open_bundle(files, password, limits=settings.limits.npki())
     except npki.NpkiError as error:
-        return _fail(_failure_of(error), args.json, out, err)
+        return _fail(_failure_of(error), catalog, args.json, out, err)
     except _Failure as failure:
-        return _fail(failure, args.json, out, err)
+        return _fail(failure, catalog, args.json, out, err)
     if not items:
-        return _fail(_NOTHING_FOUND, args.json, out, err)
+        return _fail(_NOTHING_FOUND, catalog, args.json, out, err)
 
+    texts = catalog.texts(terminal_locale(os.environ))
     for item in items:
         if args.json:
             print(json.dumps(item_json(item), ensure_ascii=False), file=out)
         else:
-            print(item_summary(item, now), file=out)
+            print(item_summary(item, now, texts), file=out)
     outcome = _outcome(items)
-    return EXIT_OK if outcome is None else _fail(outcome, args.json, out, err)
+    return EXIT_OK if outcome is None else _fail(outcome, catalog, args.json, out, err)
 
 
 def item_json(item: npki.BundleItem) -> dict[str, Any]:
@@ -94,40 +132,44 @@ def _key_json(item: npki.BundleItem) -> dict[str, Any]:
     }
 
 
-def item_summary(item: npki.BundleItem, now: datetime) -> str:
-    """A few lines for people: holder, CA, usage, expiry with D-day, key state."""
+def item_summary(item: npki.BundleItem, now: datetime, texts: Texts) -> str:
+    """A few lines for people, in the language of `texts`: holder, CA, usage, expiry with
+    D-day, key state."""
     cert = item.certificate
-    ca = npki.CA_LABELS[cert.ca]
-    usage = cert.policy.label if cert.policy else npki.USAGE_LABELS[cert.usage]
     expiry = local_date(cert.not_after, SEOUL)
     left = days_left(cert.not_after, now, SEOUL)
-    state = f"만료됨 / expired, {d_day(left)}" if left < 0 else d_day(left)
-    return "\n".join(
-        [
-            f"{cert.holder or cert.subject}  ({item.path})",
-            f"  발급기관 Issuer : {ca.ko} / {ca.en}",
-            f"  용도 Usage      : {usage.ko} / {usage.en}",
-            f"  만료 Expires    : {expiry.isoformat()} ({korean_date(expiry)}, KST) {state}",
-            f"  개인키 Key      : {_key_summary(item)}",
-            "",
-        ]
+    summary = texts(
+        "inspect.summary",
+        holder=cert.holder or cert.subject,
+        path=item.path,
+        ca=ca_label(texts, cert.ca),
+        usage=usage_label(texts, cert.policy_oid, cert.usage),
+        expiry=expiry.isoformat(),
+        expiry_long=long_date(expiry, texts.locale),
+        state=texts("inspect.expired", dday=d_day(left)) if left < 0 else d_day(left),
+        key_state=_key_summary(item, texts),
     )
+    return summary + "\n"
 
 
-def _key_summary(item: npki.BundleItem) -> str:
+def _key_summary(item: npki.BundleItem, texts: Texts) -> str:
     if not item.has_key:
-        return "없음 / none (certificate only)"
-    scheme = f"{item.encryption}" + (f", {item.iterations} rounds" if item.iterations else "")
+        return texts("inspect.key.none")
+    scheme = (
+        texts("inspect.scheme_rounds", encryption=item.encryption, iterations=item.iterations)
+        if item.iterations
+        else f"{item.encryption}"
+    )
     if item.opened is not None:
-        random_num = (
-            "randomNum 있음 / present" if item.opened.random_num else "randomNum 없음 / absent"
+        random_num = texts(
+            "inspect.random_num.present" if item.opened.random_num else "inspect.random_num.absent"
         )
-        return f"열림, 인증서와 일치 / opened, matches the certificate ({scheme}; {random_num})"
+        return texts("inspect.key.opened", scheme=scheme, random_num=random_num)
     if isinstance(item.key_error, npki.KeyMismatch):
-        return f"인증서와 짝이 아님 / does not belong to this certificate ({scheme})"
+        return texts("inspect.key.mismatch", scheme=scheme)
     if isinstance(item.key_error, npki.WrongPassword):
-        return f"비밀번호가 맞지 않음 / wrong password ({scheme})"
-    return f"잠김 / locked, no password given ({scheme})"
+        return texts("inspect.key.wrong_password", scheme=scheme)
+    return texts("inspect.key.locked", scheme=scheme)
 
 
 def _outcome(items: list[npki.BundleItem]) -> _Failure | None:
@@ -142,8 +184,9 @@ def _outcome(items: list[npki.BundleItem]) -> _Failure | None:
 
 _NOTHING_FOUND: Final = _Failure(
     "invalid_input",
-    "No signing certificate was found in the given files.",
-    "서명용 인증서(signCert.der)를 찾지 못했습니다.",
+    Problem.NO_SIGNING_CERTIFICATE.value,
+    problem_key(Problem.NO_SIGNING_CERTIFICATE),
+    {},
     EXIT_INVALID,
 )
 _STATUS_BY_KIND: Final = {
@@ -154,14 +197,21 @@ _STATUS_BY_KIND: Final = {
 
 def _failure_of(error: npki.NpkiError) -> _Failure:
     status = _STATUS_BY_KIND.get(error.kind, EXIT_INVALID)
-    return _Failure(error.kind, error.message_en, error.message_ko, status)
+    return _Failure(error.kind, error.reason.value, reason_key(error.reason), error.params, status)
 
 
-def _fail(failure: _Failure, json_output: bool, out: TextIO, err: TextIO) -> int:
-    korean = os.environ.get("LANG", "").lower().startswith("ko")
-    print(f"certmate inspect: {failure.ko if korean else failure.en}", file=err)
+def _fail(failure: _Failure, catalog: Catalog, json_output: bool, out: TextIO, err: TextIO) -> int:
+    def message(locale: str) -> str:
+        return catalog.texts(locale)(failure.key, **failure.params)
+
+    print(f"certmate inspect: {message(terminal_locale(os.environ))}", file=err)
     if json_output:
-        payload = {"error": failure.kind, "message": failure.en, "message_ko": failure.ko}
+        payload = {
+            "error": failure.kind,
+            "reason": failure.reason,
+            "message": message("en"),
+            "message_ko": message("ko"),
+        }
         print(json.dumps(payload, ensure_ascii=False), file=out)
     return failure.status
 
@@ -178,25 +228,25 @@ def _read_files(paths: list[Path], limits: npki.Limits) -> dict[str, bytes]:
         try:
             size = path.stat().st_size
             if path.is_dir():
-                raise _usage(f"{path} is a folder: pass the files in it, or a zip of it.")
+                raise _usage(Problem.IS_FOLDER, path=str(path))
             if size > limits.upload_bytes:
-                raise _Failure(
-                    "unsafe_input",
-                    f"{path} is larger than the {limits.upload_bytes}-byte limit.",
-                    f"{path} 파일이 허용 크기({limits.upload_bytes}바이트)보다 큽니다.",
-                    EXIT_INVALID,
+                too_large = npki.UnsafeInput(
+                    npki.Reason.FILE_TOO_LARGE, name=str(path), limit=limits.upload_bytes
                 )
+                raise _failure_of(too_large)
             with path.open("rb") as file:
                 files[str(path)] = file.read(limits.upload_bytes + 1)
         except FileNotFoundError as error:
-            raise _usage(f"{path} does not exist.") from error
+            raise _usage(Problem.MISSING_FILE, path=str(path)) from error
         except OSError as error:
-            raise _usage(f"{path} cannot be read: {error.strerror}.") from error
+            raise _usage(
+                Problem.UNREADABLE_FILE, path=str(path), cause=str(error.strerror)
+            ) from error
     return files
 
 
-def _usage(message: str) -> _Failure:
-    return _Failure("usage", message, message, EXIT_USAGE)
+def _usage(problem: Problem, **params: str) -> _Failure:
+    return _Failure("usage", problem.value, problem_key(problem), params, EXIT_USAGE)
 
 
 def _parse_now(text: str | None) -> datetime:
@@ -205,5 +255,5 @@ def _parse_now(text: str | None) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as error:
-        raise _usage(f"--now {text!r} is not an ISO 8601 date and time.") from error
+        raise _usage(Problem.BAD_NOW, value=text) from error
     return moment if moment.tzinfo else moment.replace(tzinfo=SEOUL)

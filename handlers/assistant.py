@@ -32,7 +32,7 @@ from handlers.flow import (
     Unhandled,
 )
 from handlers.locks import KeyedLocks
-from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply
+from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply, Unsupported
 from handlers.ratelimit import RateLimiter
 from handlers.registry import CANCEL, Flows
 from handlers.services import Services
@@ -266,11 +266,11 @@ class Assistant:
             try:
                 return await self.flows.by_name[state.flow].flow.resume(ctx, state, event)
             except Unhandled:
-                key = f"unknown.{_kind(event)}" if isinstance(event, Other) else "unknown.in_flow"
+                key = _unknown_key(event) if isinstance(event, Other) else "unknown.in_flow"
                 return await self._fallback(ctx, state, key)
         if isinstance(event, Files) and self.flows.takes_files is not None:
             return await self.flows.takes_files.flow.start(ctx, event)
-        return await self._fallback(ctx, None, f"unknown.{_kind(event)}")
+        return await self._fallback(ctx, None, _unknown_key(event))
 
     def _password_not_command(self, inbound: Inbound) -> Inbound:
         """A password may start with `/` (chat apps then call it a command): while one is
@@ -365,12 +365,13 @@ def _answer_in_group(ctx: Context, inbound: Inbound) -> None:
         ctx.say("group.private_only")
 
 
-def _kind(event: Event) -> str:
+def _unknown_key(event: Event) -> str:
+    """The fallback's text for what no flow took: `unknown.text`, or one per `Unsupported`."""
     if isinstance(event, Text):
-        return "text"
-    if isinstance(event, Other):
-        return event.kind if event.kind in ("photo", "sticker", "oversized") else "other"
-    return "other"
+        return "unknown.text"
+    kind = event.kind if isinstance(event, Other) else Unsupported.OTHER
+    unsupported = next((u for u in Unsupported if u.value == kind), Unsupported.OTHER)
+    return f"unknown.{unsupported.value}"
 
 
 def _gone(ctx: Context, mark: int, event: Event, *, secret_next: bool) -> None:

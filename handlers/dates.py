@@ -1,4 +1,4 @@
-"""Dates as users read them: their calendar day, Korean form, and D-day counts.
+"""Dates as users read them: their calendar day, the long form of their language, D-days.
 
 A certificate expiring at 2026-07-01T14:59:59Z expires on 2026-07-01 in
 Seoul (23:59:59 KST): days are always counted on the user's calendar.
@@ -11,6 +11,8 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+
+from handlers.i18n import supported
 
 SEOUL: Final = ZoneInfo("Asia/Seoul")
 
@@ -34,11 +36,7 @@ def d_day(days: int) -> str:
     return f"D+{-days}"
 
 
-def korean_date(day: date) -> str:
-    """`2026년 7월 1일`."""
-    return f"{day.year}년 {day.month}월 {day.day}일"
-
-
 def long_date(day: date, locale: str) -> str:
-    """`2026년 7월 1일` in Korean, `July 1, 2026` in English."""
-    return korean_date(day) if locale == "ko" else format_date(day, format="long", locale="en")
+    """The locale's long date, from CLDR through Babel: `2026년 7월 1일`, `July 1, 2026`.
+    Every language brings its own format; none is written here."""
+    return format_date(day, format="long", locale=supported(locale))

@@ -4,19 +4,44 @@ Texts are looked up by a symbolic id (`start.greeting`) so that the Korean
 text is written as Korean, not translated from an English source string.
 Placeholders use `{name}` and are filled with `str.format`. The catalogs
 are read once, with Babel, when the assistant is built.
+
+This is the one module that knows which languages exist: `supported` reads a
+locale ("ko_KR.UTF-8", "en-US") as one of `LOCALES`, `localized` picks from
+data kept per locale (institution names). Nothing else compares a locale
+(tests/test_locale_switches.py). Adding a language is a catalog file, an
+entry in `LOCALES`, and (today) its button in handlers/lang.py; institution
+names in the new language are optional data.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from babel.messages.pofile import read_po
 
 LOCALES: Final = ("ko", "en")
 DEFAULT_LOCALE: Final = "ko"
 CATALOGS: Final = Path(__file__).resolve().parent / "locale"
+_LANGUAGE: Final = re.compile(r"[A-Za-z]+")
+T = TypeVar("T")
+
+
+def supported(locale: str | None, default: str = DEFAULT_LOCALE) -> str:
+    """The supported locale that `locale` names by its language ("ko_KR.UTF-8", "ko-KR" and
+    "ko" are all "ko"), or `default` when it names none of `LOCALES`."""
+    match = _LANGUAGE.match(locale or "")
+    language = match.group().lower() if match else ""
+    return language if language in LOCALES else default
+
+
+def localized(values: Mapping[str, T], locale: str | None) -> T:
+    """The value for `locale` from data kept per locale (`{"ko": …, "en": …}`), or the
+    default locale's when the data has none for it (which it must have)."""
+    chosen = supported(locale)
+    return values[chosen] if chosen in values else values[DEFAULT_LOCALE]
 
 
 class Texts:
@@ -40,7 +65,7 @@ class Catalog:
         self._texts = texts
 
     def texts(self, locale: str | None) -> Texts:
-        return self._texts.get(locale or DEFAULT_LOCALE, self._texts[DEFAULT_LOCALE])
+        return self._texts[supported(locale)]
 
     def keys(self, locale: str) -> set[str]:
         return set(self._texts[locale]._messages)

@@ -15,10 +15,13 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final, Literal
+
+from handlers.i18n import DEFAULT_LOCALE, LOCALES, localized
 
 Kind = Literal["bank", "securities", "card", "insurance"]
 Group = Literal["commercial", "internet", "regional", "special", "securities"]
@@ -63,16 +66,15 @@ class Institution:
     """One bank or securities firm, as the user picks it and as accounts store it."""
 
     code: str
-    name_ko: str
-    name_en: str
+    names: Mapping[str, str] = field(hash=False)
+    """The name in each locale; the default locale's is always there."""
     kind: Kind
     group: Group
     aliases: tuple[str, ...] = ()
 
-    def name(self, locale: str) -> str:
-        """The name to show: Korean for a Korean user, English for everyone else."""
-        language = locale.replace("_", "-").split("-", maxsplit=1)[0].lower()
-        return self.name_ko if language == "ko" else self.name_en
+    def name(self, locale: str | None) -> str:
+        """The name to show a user of `locale` (the default locale's when it has none)."""
+        return localized(self.names, locale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ class Directory:
             if earlier is not None:
                 raise ValueError(
                     f"duplicate code {institution.code!r}: "
-                    f"{earlier.name_ko!r} and {institution.name_ko!r}"
+                    f"{earlier.name(DEFAULT_LOCALE)!r} and {institution.name(DEFAULT_LOCALE)!r}"
                 )
             self._by_code[institution.code] = institution
         self._keys: tuple[_Keys, ...] = tuple(_keys_of(i) for i in self._all)
@@ -171,7 +173,7 @@ def _parse(file: str, number: int, entry: object) -> Institution:
     code = text("code")
     if not _CODE.fullmatch(code):
         raise fail(f"code must be 3 digits, not {code!r}")
-    name_ko, name_en = text("name_ko"), text("name_en")
+    names = _names(entry.get("names"), fail)
     kind = _KINDS.get(text("kind"))
     if kind is None:
         raise fail(f"unknown kind {entry['kind']!r} (one of {', '.join(_KINDS)})")
@@ -183,10 +185,24 @@ def _parse(file: str, number: int, entry: object) -> Institution:
     aliases = entry.get("aliases", [])
     if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
         raise fail("aliases must be a list of non-empty strings")
-    unknown = sorted(set(entry) - {"code", "name_ko", "name_en", "kind", "group", "aliases"})
+    unknown = sorted(set(entry) - {"code", "names", "kind", "group", "aliases"})
     if unknown:
         raise fail(f"unknown field {unknown[0]!r}")
-    return Institution(code, name_ko, name_en, kind, group, tuple(a.strip() for a in aliases))
+    return Institution(code, names, kind, group, tuple(a.strip() for a in aliases))
+
+
+def _names(value: object, fail: Callable[[str], ValueError]) -> Mapping[str, str]:
+    """`names = { ko = …, en = … }`: a name per supported locale, the default one required."""
+    if not isinstance(value, dict):
+        raise fail(f"missing names (a table such as names = {{ {DEFAULT_LOCALE} = … }})")
+    unknown = sorted(set(value) - set(LOCALES))
+    if unknown:
+        raise fail(f"names: unknown locale {unknown[0]!r} (one of {', '.join(LOCALES)})")
+    for locale in (DEFAULT_LOCALE, *value):
+        name = value.get(locale)
+        if not isinstance(name, str) or not name.strip():
+            raise fail(f"missing or empty names.{locale}")
+    return MappingProxyType({locale: name.strip() for locale, name in value.items()})
 
 
 def _fold(text: str) -> str:
@@ -206,7 +222,7 @@ def _strip_suffix(folded: str) -> tuple[str, Kind | None]:
 
 
 def _keys_of(institution: Institution) -> _Keys:
-    full = {_fold(n) for n in (institution.name_ko, institution.name_en, *institution.aliases)}
+    full = {_fold(n) for n in (*institution.names.values(), *institution.aliases)}
     full.discard("")
     return _Keys(frozenset(full), frozenset(_strip_suffix(k)[0] for k in full))
 

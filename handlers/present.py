@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import npki
 from handlers.dates import d_day, local_date, long_date
 from handlers.i18n import Texts
+from handlers.npki_texts import ca_label, usage_label
 from storage.models import Certificate
 
 RENEWAL_OPENS_DAYS: Final = 30
@@ -46,19 +47,6 @@ def renewal_window(not_after: datetime, now: datetime, zone: ZoneInfo) -> tuple[
     return (Window.OPEN if today >= opens else Window.BEFORE), opens
 
 
-def usage_label(facts: Facts, locale: str) -> str:
-    policy = npki.POLICIES.get(facts.policy_oid or "")
-    label = (
-        policy.label if policy else npki.USAGE_LABELS.get(facts.usage, npki.USAGE_LABELS["unknown"])
-    )
-    return label.ko if locale == "ko" else label.en
-
-
-def ca_label(ca: str, locale: str) -> str:
-    label = npki.CA_LABELS.get(ca, npki.CA_LABELS["unknown"])
-    return label.ko if locale == "ko" else label.en
-
-
 def summary(facts: Facts, texts: Texts, now: datetime, zone: ZoneInfo) -> str:
     """A few short lines: who, issuer, usage, expiry with D-day, and the renewal window."""
     locale = texts.locale
@@ -69,8 +57,8 @@ def summary(facts: Facts, texts: Texts, now: datetime, zone: ZoneInfo) -> str:
         texts(
             "cert.summary",
             holder=facts.holder or "?",
-            ca=ca_label(facts.ca, locale),
-            usage=usage_label(facts, locale),
+            ca=ca_label(texts, facts.ca),
+            usage=usage_label(texts, facts.policy_oid, facts.usage),
             expiry=expiry.isoformat(),
             expiry_long=long_date(expiry, locale),
             dday=d_day(days),

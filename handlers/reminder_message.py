@@ -13,7 +13,8 @@ from handlers.dates import d_day, local_date, long_date
 from handlers.flow import Context
 from handlers.flows import register, remind, renewal
 from handlers.messages import Reply
-from handlers.present import Window, ca_label, renewal_window
+from handlers.npki_texts import ca_label
+from handlers.present import Window, renewal_window
 from storage.models import Certificate, Reminder, ReminderKind
 
 
@@ -62,7 +63,7 @@ def _block(ctx: Context, item: Due) -> str:
     return ctx.texts(
         "reminder.block",
         holder=certificate.holder,
-        ca=ca_label(certificate.ca, ctx.texts.locale),
+        ca=ca_label(ctx.texts, certificate.ca),
         expiry=expiry.isoformat(),
         expiry_long=long_date(expiry, ctx.texts.locale),
         dday=d_day(days),

@@ -1,4 +1,4 @@
-"""NPKI (공동인증서) certificates: bytes in, facts out.
+"""NPKI certificates (Korea's joint certificates, formerly "accredited"): bytes in, facts out.
 
 A pure library: no files, network, database or chat. The public surface:
 
@@ -15,7 +15,8 @@ A pure library: no files, network, database or chat. The public surface:
 - `npki_zip(ca, subject, files)` → zip bytes, `NPKI/<CA>/USER/<safe folder>/…`
 
 Every function takes `limits=` (`Limits`) and raises only `NpkiError`
-subclasses; see `npki.errors` for the tree.
+subclasses; see `npki.errors` for the tree. Each error names its `Reason`
+and carries the params that fill a message; the library holds no user texts.
 """
 
 from npki._guard import guarded
@@ -26,6 +27,7 @@ from npki.errors import (
     MalformedInput,
     NpkiError,
     PasswordRequired,
+    Reason,
     UnsafeInput,
     UnsupportedFormat,
     WrongPassword,
@@ -36,24 +38,22 @@ from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
 from npki.limits import DEFAULT_LIMITS, Limits
 from npki.pair import OpenedCertificate, open_pair
 from npki.pfx import export_pfx, open_pfx
-from npki.policies import CA_LABELS, HOLDER_TYPE_LABELS, POLICIES, USAGE_LABELS, Label, Policy
+from npki.policies import CA_CODES, POLICIES, USAGES, Policy
 
 read_certificate = guarded(parse_certificate)
 read_key_file = guarded(parse_key_file)
 read_ca_certificates = read_authorities
 
 __all__ = [
-    "CA_LABELS",
+    "CA_CODES",
     "DEFAULT_LIMITS",
-    "HOLDER_TYPE_LABELS",
     "POLICIES",
-    "USAGE_LABELS",
+    "USAGES",
     "BundleItem",
     "Certificate",
     "KeyEncryption",
     "KeyFile",
     "KeyMismatch",
-    "Label",
     "Limits",
     "MalformedInput",
     "NpkiError",
@@ -61,6 +61,7 @@ __all__ = [
     "OpenedCertificate",
     "PasswordRequired",
     "Policy",
+    "Reason",
     "Signature",
     "UnsafeInput",
     "UnsupportedFormat",

@@ -9,7 +9,7 @@ someone filling the disk with a "certificate".
 
 from __future__ import annotations
 
-from npki.errors import MalformedInput, UnsafeInput
+from npki.errors import MalformedInput, Reason, UnsafeInput
 
 _MAX_LENGTH_OCTETS = 4
 
@@ -21,30 +21,25 @@ def first_element(data: bytes) -> bytes:
     (BER) form, or announces more content than `data` holds.
     """
     if len(data) < 2:
-        raise MalformedInput("The file is empty or too short.", "파일이 비어 있거나 너무 짧습니다.")
+        raise MalformedInput(Reason.FILE_TOO_SHORT)
     _content, end = _element_at(data, 0)
     return data[:end]
 
 
-def first_element_within(data: bytes, trailing_max: int, what: str) -> bytes:
+def first_element_within(data: bytes, trailing_max: int, reason: Reason) -> bytes:
     """`first_element(data)`, refusing more than `trailing_max` bytes after it.
 
-    `what` names the file in the English message ("certificate", "private key").
+    `reason` says which file carries them (`CERTIFICATE_TRAILING_DATA`, `KEY_TRAILING_DATA`).
     """
     element = first_element(data)
-    check_trailing(len(data) - len(element), trailing_max, what)
+    check_trailing(len(data) - len(element), trailing_max, reason)
     return element
 
 
-def check_trailing(trailing: int, trailing_max: int, what: str) -> None:
+def check_trailing(trailing: int, trailing_max: int, reason: Reason) -> None:
     """`UnsafeInput` when a file carries more than `trailing_max` bytes after its content."""
     if trailing > trailing_max:
-        raise UnsafeInput(
-            f"The {what} file carries {trailing} extra bytes after its content, "
-            f"more than the {trailing_max} real files may have.",
-            f"파일 끝에 덧붙은 데이터({trailing}바이트)가 "
-            f"허용 한도({trailing_max}바이트)를 넘습니다.",
-        )
+        raise UnsafeInput(reason, size=trailing, limit=trailing_max)
 
 
 def count_children(data: bytes) -> int:
@@ -86,5 +81,5 @@ def _element_at(data: bytes, pos: int) -> tuple[int, int]:
         pos += count
     end = pos + length
     if end > len(data):
-        raise MalformedInput("The file is cut short.", "파일이 중간에 잘려 있습니다.")
+        raise MalformedInput(Reason.FILE_CUT_SHORT)
     return pos, end

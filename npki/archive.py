@@ -17,7 +17,7 @@ import zipfile
 import zlib
 from typing import Final
 
-from npki.errors import MalformedInput, UnsafeInput, UnsupportedFormat
+from npki.errors import MalformedInput, Reason, UnsafeInput, UnsupportedFormat
 from npki.limits import Limits
 
 ZIP_MAGIC: Final = (b"PK\x03\x04", b"PK\x05\x06")
@@ -36,52 +36,46 @@ def is_zip(name: str, data: bytes) -> bool:
 def read_zip(data: bytes, limits: Limits) -> list[tuple[str, bytes]]:
     """(path, bytes) of every file in the archive, in archive order."""
     if len(data) > limits.upload_bytes:
-        raise UnsafeInput("The zip file is too large.", "zip 파일이 너무 큽니다.")
+        raise UnsafeInput(Reason.ZIP_TOO_LARGE, limit=limits.upload_bytes)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as err:
-        raise MalformedInput("This zip file is damaged.", "zip 파일이 손상되었습니다.") from err
+        raise MalformedInput(Reason.ZIP_DAMAGED) from err
     with archive:
         files = _checked_entries(archive.infolist(), limits)
         contents = [(_clean(info.filename), _read(archive, info)) for info in files]
     for path, content in contents:
         if content[:4] in ZIP_MAGIC:
-            raise _unsafe(f"{path!r} is an archive inside the archive")
+            raise UnsafeInput(Reason.ZIP_NESTED_ARCHIVE, path=path)
     return contents
 
 
 def _checked_entries(infos: list[zipfile.ZipInfo], limits: Limits) -> list[zipfile.ZipInfo]:
     if len(infos) > limits.zip_entries:
-        raise _unsafe(f"it lists {len(infos)} entries (limit {limits.zip_entries})")
+        raise UnsafeInput(Reason.ZIP_TOO_MANY_ENTRIES, count=len(infos), limit=limits.zip_entries)
     files = []
     total = 0
     seen: set[str] = set()
     for info in infos:
         path = _checked_path(info.filename)
         if path.lower() in seen:
-            raise _unsafe(f"the entry {path!r} appears twice")
+            raise UnsafeInput(Reason.ZIP_DUPLICATE_ENTRY, path=path)
         seen.add(path.lower())
         if stat.S_ISLNK(info.external_attr >> 16):
-            raise _unsafe(f"{path!r} is a link")
+            raise UnsafeInput(Reason.ZIP_LINK, path=path)
         if info.is_dir():
             continue
         if path.lower().endswith(_ARCHIVE_SUFFIXES):
-            raise _unsafe(f"{path!r} is an archive inside the archive")
+            raise UnsafeInput(Reason.ZIP_NESTED_ARCHIVE, path=path)
         if info.flag_bits & 0x1:
-            raise UnsupportedFormat(
-                "Password-protected zip files are not supported.",
-                "비밀번호가 걸린 zip 파일은 지원하지 않습니다.",
-            )
+            raise UnsupportedFormat(Reason.ZIP_ENCRYPTED)
         if info.compress_type not in _INFLATABLE:
-            raise UnsupportedFormat(
-                "The zip uses a compression method that is not supported.",
-                "지원하지 않는 압축 방식의 zip 파일입니다.",
-            )
+            raise UnsupportedFormat(Reason.ZIP_COMPRESSION_UNSUPPORTED)
         if info.file_size > limits.zip_ratio * max(info.compress_size, 1):
-            raise _unsafe(f"{path!r} expands more than {limits.zip_ratio} times")
+            raise UnsafeInput(Reason.ZIP_RATIO_OVER_LIMIT, path=path, limit=limits.zip_ratio)
         total += info.file_size
         if total > limits.zip_uncompressed_bytes:
-            raise _unsafe(f"it expands to more than {limits.zip_uncompressed_bytes} bytes")
+            raise UnsafeInput(Reason.ZIP_EXPANDS_OVER_LIMIT, limit=limits.zip_uncompressed_bytes)
         files.append(info)
     return files
 
@@ -90,7 +84,7 @@ def _checked_path(name: str) -> str:
     path = name.replace("\\", "/")
     parts = path.split("/")
     if path.startswith("/") or _DRIVE.match(path) or ".." in parts or "\x00" in path:
-        raise _unsafe(f"the path {name!r} points outside the archive")
+        raise UnsafeInput(Reason.ZIP_PATH_OUTSIDE, path=name)
     return path
 
 
@@ -103,14 +97,7 @@ def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         with archive.open(info) as entry:
             content = entry.read(info.file_size + 1)
     except (zipfile.BadZipFile, EOFError, ValueError, OSError, zlib.error) as err:
-        raise MalformedInput("This zip file is damaged.", "zip 파일이 손상되었습니다.") from err
+        raise MalformedInput(Reason.ZIP_DAMAGED) from err
     if len(content) != info.file_size:
-        raise _unsafe(f"{info.filename!r} is not the size it declares")
+        raise UnsafeInput(Reason.ZIP_SIZE_MISMATCH, path=info.filename)
     return content
-
-
-def _unsafe(reason: str) -> UnsafeInput:
-    return UnsafeInput(
-        f"The zip file was refused: {reason}.",
-        "안전하지 않은 zip 파일이라 열지 않았습니다.",
-    )

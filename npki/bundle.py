@@ -38,7 +38,14 @@ from cryptography import x509
 from npki._guard import guarded
 from npki.archive import is_zip, read_zip
 from npki.certificate import Certificate, parse_certificate
-from npki.errors import KeyMismatch, MalformedInput, NpkiError, UnsafeInput, WrongPassword
+from npki.errors import (
+    KeyMismatch,
+    MalformedInput,
+    NpkiError,
+    Reason,
+    UnsafeInput,
+    WrongPassword,
+)
 from npki.issuer import read_authorities
 from npki.keyfile import KeyEncryption, KeyFile, parse_key_file
 from npki.keyid import ciphertext_id
@@ -142,7 +149,9 @@ def open_bundle(
             if npki_found is not None:
                 found.append(npki_found)
     if password is not None:
-        check_kdf_budget(sum(f.kdf_iterations for f in found), limits, "upload")
+        check_kdf_budget(
+            sum(f.kdf_iterations for f in found), limits, Reason.UPLOAD_ROUNDS_OVER_LIMIT
+        )
     authorities = _authorities(entries, limits)
     items = _unique([f.open(password) for f in found])
     return [replace(item, authorities=authorities) for item in items]
@@ -184,8 +193,7 @@ def _expand(files: Mapping[str, bytes], limits: Limits) -> list[_Entry]:
     for name, data in files.items():
         if len(data) > limits.upload_bytes:
             raise UnsafeInput(
-                f"{_basename(name)} is larger than {limits.upload_bytes} bytes.",
-                f"{_basename(name)} 파일이 너무 큽니다.",
+                Reason.FILE_TOO_LARGE, name=_basename(name), limit=limits.upload_bytes
             )
         if is_zip(name, data):
             for path, content in read_zip(data, limits):
@@ -238,10 +246,7 @@ def _sniff(name: str, data: bytes, limits: Limits) -> _Role:
         pass
     else:
         return _Role.SIGN_KEY
-    raise MalformedInput(
-        f"{_basename(name)} is not a certificate, a private key, a PFX or a zip.",
-        f"{_basename(name)} 파일은 인증서, 개인키, PFX, zip 중 어느 것도 아닙니다.",
-    )
+    raise MalformedInput(Reason.FILE_NOT_RECOGNISED, name=_basename(name))
 
 
 def _pairs(entries: list[_Entry]) -> dict[int, tuple[_Entry | None, _Folder]]:

@@ -16,12 +16,13 @@ from cryptography.x509.oid import NameOID
 
 from npki import _asn1
 from npki._der import check_trailing, first_element_within
-from npki.errors import MalformedInput, UnsafeInput
+from npki.errors import MalformedInput, Reason, UnsafeInput
 from npki.limits import DEFAULT_LIMITS, Limits
 from npki.policies import CaCode, HolderType, Policy, Usage, ca_from_organization, policy_for
 
 _PEM_MARKER = b"-----BEGIN"
 _PEM_END = b"-----END"
+_TRAILING = Reason.CERTIFICATE_TRAILING_DATA
 _NONPOSITIVE_SERIAL_WARNING = "Parsed a serial number which wasn't positive"
 
 
@@ -58,14 +59,14 @@ class Certificate:
 def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Certificate:
     """Read a DER or PEM certificate; `MalformedInput` if it is not one."""
     if len(data) > limits.upload_bytes:
-        raise UnsafeInput("The certificate file is too large.", "인증서 파일이 너무 큽니다.")
+        raise UnsafeInput(Reason.CERTIFICATE_TOO_LARGE, limit=limits.upload_bytes)
     try:
         with tolerating_nonpositive_serials():
             if data.lstrip()[: len(_PEM_MARKER)] == _PEM_MARKER:
                 cert = x509.load_pem_x509_certificate(data)
-                check_trailing(_pem_trailing(data), limits.trailing_bytes, "certificate")
+                check_trailing(_pem_trailing(data), limits.trailing_bytes, _TRAILING)
             else:
-                der = first_element_within(data, limits.trailing_bytes, "certificate")
+                der = first_element_within(data, limits.trailing_bytes, _TRAILING)
                 cert = x509.load_der_x509_certificate(der)
             return _facts(cert)
     except (MalformedInput, UnsafeInput):
@@ -76,10 +77,7 @@ def parse_certificate(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Certifica
         x509.DuplicateExtension,
         x509.UnsupportedGeneralNameType,
     ) as err:
-        raise MalformedInput(
-            "This is not a certificate file, or it is damaged.",
-            "인증서 파일이 아니거나 손상되었습니다.",
-        ) from err
+        raise MalformedInput(Reason.NOT_CERTIFICATE) from err
 
 
 def _pem_trailing(data: bytes) -> int:

@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from npki._guard import guarded
-from npki.errors import UnsafeInput
+from npki.errors import Reason, UnsafeInput
 from npki.keyfile import KeyEncryption, Random, encrypt_private_key_info
 from npki.pair import OpenedCertificate
 
 DEFAULT_ITERATIONS: Final = 2048
 FOLDER_NAME_MAX: Final = 128
-"""Characters of a folder name; real ones are about 70 (`cn=홍길동()0012345678901234,…`)."""
+"""Characters of a folder name; real ones are about 70
+(`cn=<holder>()0012345678901234,…`)."""
 CA_FOLDERS: Final = {
     "yessign": "yessign",
     "kica": "KICA",
@@ -94,7 +95,7 @@ def export_npki_pair(
 
 
 def folder_name(subject: str) -> str:
-    """`subject` as one safe folder name: `cn=홍길동()0012345678901234,ou=SHB,o=yessign,c=kr`
+    """`subject` as one safe folder name: `cn=<holder>()0012345678901234,ou=SHB,o=yessign,c=kr`
     stays as it is; separators, `..`, control and other unusual characters become `_`,
     leading and trailing dots and spaces go, and the length is capped."""
     text = unicodedata.normalize("NFC", subject)
@@ -137,7 +138,4 @@ def check_entry_name(name: str) -> None:
         or any(part in ("", ".", "..") for part in parts)
         or any(unicodedata.category(ch)[0] == "C" for ch in name)
     ):
-        raise UnsafeInput(
-            f"Refused to write the zip entry {name!r}.",
-            "안전하지 않은 파일 이름이라 압축 파일에 넣지 않았습니다.",
-        )
+        raise UnsafeInput(Reason.ZIP_ENTRY_NAME_UNSAFE, path=name)

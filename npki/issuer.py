@@ -19,7 +19,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from npki._der import first_element
 from npki._guard import guarded
 from npki.certificate import Certificate, folder_style, tolerating_nonpositive_serials
-from npki.errors import MalformedInput, UnsafeInput
+from npki.errors import MalformedInput, Reason, UnsafeInput
 from npki.limits import DEFAULT_LIMITS, Limits
 
 _PEM_MARKER = b"-----BEGIN"
@@ -50,7 +50,7 @@ def read_authorities(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[x509
     Raises `MalformedInput` when `data` holds none or something else.
     """
     if len(data) > limits.upload_bytes:
-        raise UnsafeInput("The CA certificate file is too large.", "CA 인증서 파일이 너무 큽니다.")
+        raise UnsafeInput(Reason.CA_TOO_LARGE, limit=limits.upload_bytes)
     try:
         with tolerating_nonpositive_serials():
             if data.lstrip()[: len(_PEM_MARKER)] == _PEM_MARKER:
@@ -58,11 +58,9 @@ def read_authorities(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[x509
             else:
                 found = _der_sequence(data)
     except ValueError as err:
-        raise MalformedInput(
-            "This is not a CA certificate file.", "CA 인증서 파일이 아닙니다."
-        ) from err
+        raise MalformedInput(Reason.NOT_CA_CERTIFICATE) from err
     if not found or len(found) > _MAX_AUTHORITIES:
-        raise MalformedInput("This is not a CA certificate file.", "CA 인증서 파일이 아닙니다.")
+        raise MalformedInput(Reason.NOT_CA_CERTIFICATE)
     return found
 
 

@@ -35,7 +35,15 @@ from pyasn1.type import univ
 from npki import _asn1
 from npki._cbc import decrypt_cbc
 from npki._der import first_element, first_element_within
-from npki.errors import MalformedInput, UnsafeInput, UnsupportedFormat, WrongPassword
+from npki.errors import (
+    PRIVATE_KEY,
+    Envelope,
+    MalformedInput,
+    Reason,
+    UnsafeInput,
+    UnsupportedFormat,
+    WrongPassword,
+)
 from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_iterations
 
 Random = Callable[[int], bytes]
@@ -84,17 +92,6 @@ _PRFS: Final[dict[str, type[hashes.HashAlgorithm]]] = {
 
 
 @dataclass(frozen=True, slots=True)
-class Named:
-    """What a message names: the kind of file being read, in English and in Korean."""
-
-    en: str
-    ko: str
-
-
-_PRIVATE_KEY: Final = Named("private key", "개인키")
-
-
-@dataclass(frozen=True, slots=True)
 class KeyFile:
     """A private key file (or a PBES2-encrypted PFX safe), parsed but not decrypted.
 
@@ -123,8 +120,8 @@ def parse_key_file(data: bytes, limits: Limits = DEFAULT_LIMITS) -> KeyFile:
     `MalformedInput` for anything that is not a key file.
     """
     if len(data) > limits.upload_bytes:
-        raise UnsafeInput("The key file is too large.", "개인키 파일이 너무 큽니다.")
-    der = first_element_within(data, limits.trailing_bytes, "private key")
+        raise UnsafeInput(Reason.KEY_TOO_LARGE, limit=limits.upload_bytes)
+    der = first_element_within(data, limits.trailing_bytes, Reason.KEY_TRAILING_DATA)
     envelope = _try_decode_encrypted(der)
     if envelope is None:
         read_private_key_info(der)  # a plain PKCS#8, or nothing we know
@@ -139,16 +136,13 @@ def parse_key_file(data: bytes, limits: Limits = DEFAULT_LIMITS) -> KeyFile:
             if oid == _asn1.OID_SEED_CBC_WITH_SHA1
             else KeyEncryption.SEED_CBC_LEGACY
         )
-        salt = _checked_salt(bytes(seed["salt"]), _PRIVATE_KEY)
-        iterations = check_kdf_iterations(int(seed["iterationCount"]), limits, "private key")
-        payload = _checked_payload(payload, _PRIVATE_KEY)
+        salt = _checked_salt(bytes(seed["salt"]), PRIVATE_KEY)
+        iterations = check_kdf_iterations(int(seed["iterationCount"]), limits, PRIVATE_KEY)
+        payload = _checked_payload(payload, PRIVATE_KEY)
         return KeyFile(scheme, iterations, salt=salt, payload=payload)
     if oid == _asn1.OID_PBES2:
         return parse_pbes2(params, payload, limits)
-    raise UnsupportedFormat(
-        f"The private key uses an unsupported encryption ({oid}).",
-        f"지원하지 않는 개인키 암호화 방식입니다({oid}).",
-    )
+    raise UnsupportedFormat(Reason.KEY_ENCRYPTION_UNSUPPORTED, oid=oid)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +193,7 @@ def _random_num(info: _asn1.PrivateKeyInfo) -> bytes | None:
         for value in attribute["attrValues"]:
             bits = _asn1.decode(bytes(value), univ.BitString())
             if not len(bits) or len(bits) % 8:
-                raise MalformedInput("The private key is damaged.", "개인키가 손상되었습니다.")
+                raise MalformedInput(Reason.KEY_DAMAGED)
             return bytes(bits.asOctets())
     return None
 
@@ -228,9 +222,7 @@ def encrypt_private_key_info(
         template = KeyFile(scheme, iterations, salt=salt, iv=rng(16), prf_oid=prf_oid)
         algorithm = _asn1.algorithm(_asn1.OID_PBES2, _pbes2_params(template))
     else:
-        raise UnsupportedFormat(
-            f"Cannot write a key with {scheme}.", f"{scheme} 방식으로 쓸 수 없습니다."
-        )
+        raise UnsupportedFormat(Reason.KEY_SCHEME_NOT_WRITABLE, scheme=str(scheme))
     key, iv, cipher = _derive(template, password)
     padder = padding.PKCS7(128).padder()
     padded = padder.update(private_key_info) + padder.finalize()
@@ -253,10 +245,6 @@ def pbkdf1_sha1(password: bytes, salt: bytes, iterations: int) -> bytes:
 # --- internals --------------------------------------------------------------
 
 
-def _damaged(what: Named) -> MalformedInput:
-    return MalformedInput(f"The {what.en} file is damaged.", f"{what.ko} 파일이 손상되었습니다.")
-
-
 def _try_decode_encrypted(der: bytes) -> _asn1.EncryptedPrivateKeyInfo | None:
     try:
         value: _asn1.EncryptedPrivateKeyInfo = _asn1.decode_exact(
@@ -268,41 +256,32 @@ def _try_decode_encrypted(der: bytes) -> _asn1.EncryptedPrivateKeyInfo | None:
 
 
 def parse_pbes2(
-    params: bytes, payload: bytes, limits: Limits, what: Named = _PRIVATE_KEY
+    params: bytes, payload: bytes, limits: Limits, what: Envelope = PRIVATE_KEY
 ) -> KeyFile:
     """Read PBES2 parameters (RFC 8018 A.4) and the `payload` they encrypt.
 
-    `what` names the file in messages: a private key, or a PFX whose safe
-    this is. The iteration count is checked before anything else is read.
+    `what` gives the reasons for the file being read: a private key, or a PFX
+    whose safe this is. The iteration count is checked before anything else is read.
     """
     pbes2 = _asn1.decode(params, _asn1.PBES2Params())
     kdf = pbes2["keyDerivationFunc"]
     if str(kdf["algorithm"]) != _asn1.OID_PBKDF2:
-        raise UnsupportedFormat(
-            f"The {what.en} uses an unsupported key derivation.",
-            f"지원하지 않는 {what.ko} 키 유도 방식입니다.",
-        )
+        raise UnsupportedFormat(what.kdf_unsupported)
     pbkdf2 = _asn1.decode(_asn1.parameters_of(kdf), _asn1.PBKDF2Params())
-    iterations = check_kdf_iterations(int(pbkdf2["iterationCount"]), limits, what.en)
+    iterations = check_kdf_iterations(int(pbkdf2["iterationCount"]), limits, what)
     salt = _checked_salt(bytes(pbkdf2["salt"]), what)
     prf_oid = str(pbkdf2["prf"]["algorithm"]) if pbkdf2["prf"].isValue else None
     if prf_oid is not None and prf_oid not in _PRFS:
-        raise UnsupportedFormat(
-            f"The {what.en} uses an unsupported PRF ({prf_oid}).",
-            f"지원하지 않는 {what.ko} PRF입니다({prf_oid}).",
-        )
+        raise UnsupportedFormat(what.prf_unsupported, oid=prf_oid)
     scheme = pbes2["encryptionScheme"]
     cipher = _PBES2_CIPHERS.get(str(scheme["algorithm"]))
     if cipher is None:
-        raise UnsupportedFormat(
-            f"The {what.en} uses an unsupported cipher ({scheme['algorithm']}).",
-            f"지원하지 않는 {what.ko} 암호입니다({scheme['algorithm']}).",
-        )
+        raise UnsupportedFormat(what.cipher_unsupported, oid=str(scheme["algorithm"]))
     if pbkdf2["keyLength"].isValue and int(pbkdf2["keyLength"]) != cipher.key_bytes:
-        raise _damaged(what)
+        raise MalformedInput(what.damaged)
     iv = bytes(_asn1.decode(_asn1.parameters_of(scheme), univ.OctetString()))
     if len(iv) != 16:
-        raise _damaged(what)
+        raise MalformedInput(what.damaged)
     return KeyFile(
         cipher.scheme,
         iterations,
@@ -352,14 +331,14 @@ def _pbes2_params(key_file: KeyFile) -> bytes:
     return _asn1.encode(pbes2)
 
 
-def _checked_salt(salt: bytes, what: Named) -> bytes:
+def _checked_salt(salt: bytes, what: Envelope) -> bytes:
     if not 1 <= len(salt) <= _MAX_SALT_BYTES:
-        raise _damaged(what)
+        raise MalformedInput(what.damaged)
     return salt
 
 
-def _checked_payload(payload: bytes, what: Named) -> bytes:
+def _checked_payload(payload: bytes, what: Envelope) -> bytes:
     """Ciphertext of SEED or AES: one or more whole 16-byte blocks."""
     if not payload or len(payload) % 16:
-        raise _damaged(what)
+        raise MalformedInput(what.damaged)
     return payload

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PrivateKeyTypes,
 )
 
-from npki.errors import KeyMismatch, MalformedInput, UnsafeInput, UnsupportedFormat
+from npki.errors import KeyMismatch, MalformedInput, Reason, UnsafeInput, UnsupportedFormat
 from npki.limits import Limits
 
 SigningKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -45,24 +45,17 @@ def load_private_key(private_key_info: bytes, limits: Limits) -> SigningKey:
             private_key_info, None, unsafe_skip_rsa_key_validation=True
         )
     except UnsupportedAlgorithm as err:
-        raise UnsupportedFormat(
-            "The private key type is not supported.", "지원하지 않는 개인키 종류입니다."
-        ) from err
+        raise UnsupportedFormat(Reason.KEY_TYPE_UNSUPPORTED) from err
     except (ValueError, TypeError) as err:
-        raise MalformedInput("The private key is damaged.", "개인키가 손상되었습니다.") from err
+        raise MalformedInput(Reason.KEY_DAMAGED) from err
     if isinstance(key, rsa.RSAPrivateKey):
         if key.key_size > limits.rsa_bits_max:
-            raise UnsafeInput(
-                f"The RSA key is larger than {limits.rsa_bits_max} bits.",
-                f"RSA 키가 {limits.rsa_bits_max}비트보다 큽니다.",
-            )
+            raise UnsafeInput(Reason.RSA_KEY_TOO_LARGE, limit=limits.rsa_bits_max)
         _check_rsa_consistency(key.private_numbers())
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey):
         return key
-    raise UnsupportedFormat(
-        "The private key type is not supported.", "지원하지 않는 개인키 종류입니다."
-    )
+    raise UnsupportedFormat(Reason.KEY_TYPE_UNSUPPORTED)
 
 
 def check_key_matches(key: SigningKey, certificate_key: CertificatePublicKeyTypes) -> None:
@@ -109,4 +102,4 @@ def _check_rsa_consistency(numbers: rsa.RSAPrivateNumbers) -> None:
         and (numbers.iqmp * q) % p == 1
     )
     if not consistent:
-        raise MalformedInput("The private key is damaged.", "개인키가 손상되었습니다.")
+        raise MalformedInput(Reason.KEY_DAMAGED)

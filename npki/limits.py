@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from npki.errors import MalformedInput, UnsafeInput
+from npki.errors import Envelope, MalformedInput, Reason, UnsafeInput
 
 MIB = 1024 * 1024
 
@@ -47,32 +47,25 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def check_kdf_iterations(iterations: int, limits: Limits, what: str) -> int:
+def check_kdf_iterations(iterations: int, limits: Limits, envelope: Envelope) -> int:
     """`iterations` if it is sane; refused before any key derivation otherwise.
 
-    `what` names the file in the English message ("private key", "PFX").
+    `envelope` names the reasons for the file being read (a private key, a PFX).
     """
     if iterations < 1:
-        raise MalformedInput(f"The {what} file is damaged.", "파일이 손상되었습니다.")
+        raise MalformedInput(envelope.damaged)
     if iterations > limits.kdf_iterations_max:
         raise UnsafeInput(
-            f"The {what} asks for {iterations} key-derivation rounds, "
-            f"more than the limit of {limits.kdf_iterations_max}.",
-            f"키 유도 반복 횟수({iterations})가 허용 한도({limits.kdf_iterations_max})를 넘습니다.",
+            envelope.rounds_over_limit, rounds=iterations, limit=limits.kdf_iterations_max
         )
     return iterations
 
 
-def check_kdf_budget(total: int, limits: Limits, what: str) -> None:
+def check_kdf_budget(total: int, limits: Limits, reason: Reason) -> None:
     """Refuse, before any key derivation, a call that would take more than the total budget.
 
     `total` sums the iteration counts of everything the call will derive;
-    `what` names the input in the English message ("PFX", "upload").
+    `reason` says what the input is (`PFX_TOTAL_ROUNDS_OVER_LIMIT`, `UPLOAD_ROUNDS_OVER_LIMIT`).
     """
     if total > limits.kdf_total_iterations:
-        raise UnsafeInput(
-            f"Opening this {what} takes {total} key-derivation rounds in all, "
-            f"more than the limit of {limits.kdf_total_iterations}.",
-            f"키 유도 반복 횟수의 합({total})이 "
-            f"허용 한도({limits.kdf_total_iterations})를 넘습니다.",
-        )
+        raise UnsafeInput(reason, rounds=total, limit=limits.kdf_total_iterations)

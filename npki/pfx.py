@@ -24,13 +24,15 @@ from npki import _asn1, _der
 from npki._guard import guarded
 from npki.certificate import parse_certificate, tolerating_nonpositive_serials
 from npki.errors import (
+    PFX,
     MalformedInput,
     PasswordRequired,
+    Reason,
     UnsafeInput,
     UnsupportedFormat,
     WrongPassword,
 )
-from npki.keyfile import KeyEncryption, KeyFile, Named, decrypt_payload, parse_pbes2
+from npki.keyfile import KeyEncryption, KeyFile, decrypt_payload, parse_pbes2
 from npki.keyid import ciphertext_id
 from npki.keymatch import check_key_matches, load_private_key
 from npki.limits import DEFAULT_LIMITS, Limits, check_kdf_budget, check_kdf_iterations
@@ -50,7 +52,6 @@ _MAX_SAFES: Final = 8
 """Real PFX files hold two safes (certificates, then the key). Each encrypted
 safe costs a key derivation here and another in OpenSSL, so a file listing
 thousands of them (1 MiB holds ~7,000) is refused before any is tried."""
-_PFX: Final = Named("PFX", "PFX")
 
 EncryptedSafe = KeyFile | Pkcs12Pbe
 """An encrypted safe, parsed: PBES2 (read as a key file's envelope is) or PKCS#12 PBE."""
@@ -81,19 +82,16 @@ def open_pfx(
 def check_pfx(data: bytes, limits: Limits) -> CheckedPfx:
     """Walk the unencrypted layers of a PFX and check every count in them; derives nothing."""
     if len(data) > limits.upload_bytes:
-        raise UnsafeInput("The PFX file is too large.", "PFX 파일이 너무 큽니다.")
+        raise UnsafeInput(Reason.PFX_TOO_LARGE, limit=limits.upload_bytes)
     pfx = _asn1.decode(data, _asn1.PFX())
     if int(pfx["version"]) != PFX_VERSION:
-        raise MalformedInput("This is not a PFX file.", "PFX 파일이 아닙니다.")
+        raise MalformedInput(Reason.NOT_PFX)
     iterations = 0
     if pfx["macData"].isValue:
-        iterations += check_kdf_iterations(int(pfx["macData"]["iterations"]), limits, "PFX")
+        iterations += check_kdf_iterations(int(pfx["macData"]["iterations"]), limits, PFX)
     auth_safe = pfx["authSafe"]
     if str(auth_safe["contentType"]) != _asn1.OID_PKCS7_DATA:
-        raise UnsupportedFormat(
-            "PFX files signed with a public key are not supported.",
-            "공개키로 서명된 PFX 파일은 지원하지 않습니다.",
-        )
+        raise UnsupportedFormat(Reason.PFX_SIGNED)
     safes = _decode_safes(_data_content(auth_safe))
     encrypted: list[EncryptedSafe] = []
     key_bags: list[bytes] = []
@@ -108,11 +106,8 @@ def check_pfx(data: bytes, limits: Limits) -> CheckedPfx:
             encrypted.append(safe)
             iterations += safe.iterations or 0
         else:
-            raise UnsupportedFormat(
-                "This PFX uses a layout that is not supported.",
-                "지원하지 않는 구조의 PFX 파일입니다.",
-            )
-    check_kdf_budget(iterations, limits, "PFX")
+            raise UnsupportedFormat(Reason.PFX_LAYOUT_UNSUPPORTED)
+    check_kdf_budget(iterations, limits, Reason.PFX_TOTAL_ROUNDS_OVER_LIMIT)
     tested = [safe.payload for safe in encrypted] + key_bags[:1]
     if not tested and pfx["macData"].isValue:  # only the MAC tests the password
         tested = [bytes(pfx["macData"]["mac"].asOctets())]
@@ -128,7 +123,8 @@ def open_checked_pfx(pfx: CheckedPfx, password: bytes | None, limits: Limits) ->
     if text is None:
         raise WrongPassword()  # no PFX can be encrypted under it
     hidden = sum(_check_bags(_decrypt_safe(s, password, text), limits) for s in pfx.encrypted_safes)
-    check_kdf_budget(pfx.kdf_iterations + hidden, limits, "PFX")  # key bags seen only now
+    # key bags seen only now
+    check_kdf_budget(pfx.kdf_iterations + hidden, limits, Reason.PFX_TOTAL_ROUNDS_OVER_LIMIT)
     try:
         with tolerating_nonpositive_serials():
             key, cert, _chain = pkcs12.load_key_and_certificates(pfx.data, password)
@@ -136,10 +132,7 @@ def open_checked_pfx(pfx: CheckedPfx, password: bytes | None, limits: Limits) ->
         # The structure parsed above, so a failure here is the MAC or a decryption.
         raise WrongPassword() from err
     if key is None or cert is None:
-        raise MalformedInput(
-            "The PFX file does not hold both a certificate and its private key.",
-            "PFX 파일에 인증서와 개인키가 함께 들어 있지 않습니다.",
-        )
+        raise MalformedInput(Reason.PFX_INCOMPLETE)
     private_key_info = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -163,10 +156,7 @@ def export_pfx(
 ) -> bytes:
     """A PFX of `opened` under `password`: AES-256-CBC, PBKDF2-HMAC-SHA256, SHA-256 MAC."""
     if _password_text(password) is None:
-        raise MalformedInput(
-            "A PFX password must be plain text (UTF-8) without NUL characters.",
-            "PFX 비밀번호는 NUL 문자가 없는 일반 텍스트(UTF-8)여야 합니다.",
-        )
+        raise MalformedInput(Reason.PFX_PASSWORD_NOT_TEXT)
     encryption = (
         serialization.PrivateFormat.PKCS12.encryption_builder()
         .kdf_rounds(iterations)
@@ -212,13 +202,13 @@ def _encrypted_safe(content_info: Any, limits: Limits) -> EncryptedSafe:
     encrypted = _asn1.decode(_explicit_content(content_info), _asn1.EncryptedData())
     info = encrypted["encryptedContentInfo"]
     if not info["encryptedContent"].isValue:
-        raise MalformedInput("The PFX file is damaged.", "PFX 파일이 손상되었습니다.")
+        raise MalformedInput(Reason.PFX_DAMAGED)
     payload = bytes(info["encryptedContent"])
     algorithm = info["contentEncryptionAlgorithm"]
     oid = str(algorithm["algorithm"])
     params = _asn1.parameters_of(algorithm)
     if oid == _asn1.OID_PBES2:
-        return parse_pbes2(params, payload, limits, _PFX)
+        return parse_pbes2(params, payload, limits, PFX)
     return parse_pkcs12_pbe(oid, params, payload, limits)  # refuses any other scheme
 
 
@@ -250,10 +240,7 @@ def _decode_safes(data: bytes) -> Any:
     """The AuthenticatedSafe, its size checked before pyasn1 spends time on each safe."""
     count = _der.count_children(data)
     if count > _MAX_SAFES:
-        raise UnsafeInput(
-            f"The PFX holds {count} safes, more than the limit of {_MAX_SAFES}.",
-            f"PFX 파일의 저장 영역이 너무 많습니다({count}개, 한도 {_MAX_SAFES}개).",
-        )
+        raise UnsafeInput(Reason.PFX_TOO_MANY_SAFES, count=count, limit=_MAX_SAFES)
     return _asn1.decode(data, _asn1.AuthenticatedSafe())
 
 
@@ -262,10 +249,7 @@ def _decode_bags(data: bytes, *, exact: bool = False) -> Any:
     `exact` refuses trailing bytes (a decrypted safe has none)."""
     count = _der.count_children(data)
     if count > _MAX_BAGS:
-        raise UnsafeInput(
-            f"A PFX safe holds {count} bags, more than the limit of {_MAX_BAGS}.",
-            f"PFX 파일에 든 항목이 너무 많습니다({count}개, 한도 {_MAX_BAGS}개).",
-        )
+        raise UnsafeInput(Reason.PFX_TOO_MANY_BAGS, count=count, limit=_MAX_BAGS)
     return (_asn1.decode_exact if exact else _asn1.decode)(data, _asn1.SafeContents())
 
 
@@ -278,9 +262,7 @@ def _check_bag(bag: Any, limits: Limits) -> int:
     """Check one SafeBag: its iteration count if it is a shrouded key, else 0."""
     kind = str(bag["bagId"])
     if kind == _asn1.OID_PKCS12_SAFE_CONTENTS_BAG:
-        raise UnsupportedFormat(
-            "Nested PFX bags are not supported.", "중첩된 PFX 구조는 지원하지 않습니다."
-        )
+        raise UnsupportedFormat(Reason.PFX_NESTED_BAGS)
     if kind != _asn1.OID_PKCS12_SHROUDED_KEY_BAG:
         return 0
     envelope = _asn1.decode(bytes(bag["bagValue"].asOctets()), _asn1.EncryptedPrivateKeyInfo())
@@ -311,15 +293,12 @@ def _check_algorithm(algorithm: Any, limits: Limits) -> int:
     if oid == _asn1.OID_PBES2:
         pbes2 = _asn1.decode(params, _asn1.PBES2Params())
         kdf = _asn1.decode(_asn1.parameters_of(pbes2["keyDerivationFunc"]), _asn1.PBKDF2Params())
-        return check_kdf_iterations(int(kdf["iterationCount"]), limits, "PFX")
+        return check_kdf_iterations(int(kdf["iterationCount"]), limits, PFX)
     if oid.startswith(_asn1.OID_PKCS12_PBE_PREFIX):
         pbe = _asn1.decode(params, _asn1.SaltAndIterations())
-        return check_kdf_iterations(int(pbe["iterationCount"]), limits, "PFX")
+        return check_kdf_iterations(int(pbe["iterationCount"]), limits, PFX)
     raise _unsupported_encryption(oid)
 
 
 def _unsupported_encryption(oid: str) -> UnsupportedFormat:
-    return UnsupportedFormat(
-        f"The PFX uses an unsupported encryption ({oid}).",
-        f"지원하지 않는 PFX 암호화 방식입니다({oid}).",
-    )
+    return UnsupportedFormat(Reason.PFX_ENCRYPTION_UNSUPPORTED, oid=oid)

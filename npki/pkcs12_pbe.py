@@ -19,7 +19,7 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 
 from npki import _asn1, rc2
 from npki._cbc import decrypt_cbc, unpad
-from npki.errors import MalformedInput, UnsupportedFormat
+from npki.errors import PFX, MalformedInput, Reason, UnsupportedFormat
 from npki.limits import Limits, check_kdf_iterations
 
 _BLOCK_BYTES: Final = 8
@@ -71,14 +71,11 @@ def parse_pkcs12_pbe(oid: str, params: bytes, payload: bytes, limits: Limits) ->
     The iteration count is checked before anything else is read.
     """
     if oid not in _SCHEMES:
-        raise UnsupportedFormat(
-            f"The PFX uses an unsupported encryption ({oid}).",
-            f"지원하지 않는 PFX 암호화 방식입니다({oid}).",
-        )
+        raise UnsupportedFormat(Reason.PFX_ENCRYPTION_UNSUPPORTED, oid=oid)
     value = _asn1.decode(params, _asn1.SaltAndIterations())
-    iterations = check_kdf_iterations(int(value["iterationCount"]), limits, "PFX")
+    iterations = check_kdf_iterations(int(value["iterationCount"]), limits, PFX)
     if not payload or len(payload) % _BLOCK_BYTES:
-        raise MalformedInput("The PFX file is damaged.", "PFX 파일이 손상되었습니다.")
+        raise MalformedInput(Reason.PFX_DAMAGED)
     return Pkcs12Pbe(oid, bytes(value["salt"]), iterations, payload)
 
 

@@ -49,7 +49,7 @@ from bot.metrics import Metrics
 from bot.reminders.notifiers import Notifier, NotifierError, UserUnreachable
 from bot.web import BadJson, parse_json, same_secret
 from handlers.assistant import Assistant
-from handlers.i18n import LOCALES, Catalog
+from handlers.i18n import DEFAULT_LOCALE, LOCALES, Catalog
 from handlers.messages import (
     ChannelTraits,
     Choice,
@@ -74,7 +74,6 @@ TRAITS: Final = ChannelTraits(
 private chats also open the secure page as a Web App."""
 WEBHOOK_PATH: Final = "/telegram/webhook"
 SECRET_HEADER: Final = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105  (a header name)
-"""Korean is the menu for everyone; English for apps set to English."""
 
 log = logging.getLogger("certmate.telegram")
 
@@ -412,10 +411,12 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> Message:
 
 
 async def publish_commands(bot: Bot, flows: Flows, catalog: Catalog) -> None:
-    """The command menu, in Korean by default and in English for English apps."""
+    """The command menu in every language: the default locale's for everyone (no language
+    code), each other one for apps set to that language."""
     for locale in LOCALES:
         commands = [BotCommand(name, text) for name, text in flows.command_menu(catalog, locale)]
-        await bot.set_my_commands(commands, language_code=None if locale == "ko" else locale)
+        language_code = None if locale == DEFAULT_LOCALE else locale
+        await bot.set_my_commands(commands, language_code=language_code)
 
 
 def transient(error: BaseException) -> bool:

@@ -57,6 +57,7 @@ from handlers.flow import (
     Unhandled,
 )
 from handlers.messages import Document, PageForm
+from handlers.npki_texts import refusal
 from handlers.present import facts_of, summary
 from handlers.secure_page import page_url
 from storage import audit, certificates
@@ -186,7 +187,7 @@ async def _take_files(ctx: Context, held: dict[str, bytes], event: Files) -> Sta
     except npki.PasswordRequired:
         return await _ask_password(ctx, files, await _file_keys(ctx, files), pfx=True)
     except npki.NpkiError as error:
-        ctx.say("add.unreadable", reason=error.message(ctx.texts.locale))
+        ctx.say("add.unreadable", reason=refusal(ctx.texts, error))
         return _state(Step.COLLECT, Data(held_until=ctx.now + HOLD), held) if held else None
     new = [
         item for item in items if not await _already_registered(ctx, item, with_key=item.has_key)
@@ -255,7 +256,7 @@ async def _from_page(
     except npki.PasswordRequired:
         pending = [keys[0] for keys in await _file_keys(ctx, files)]
     except npki.NpkiError as error:
-        return _page_retry(ctx, previous, "add.unreadable", reason=error.message(ctx.texts.locale))
+        return _page_retry(ctx, previous, "add.unreadable", reason=refusal(ctx.texts, error))
     else:
         if not items:
             return _page_retry(ctx, previous, "add.need_certificate")
@@ -315,7 +316,7 @@ async def _try_password(
         # The password was tried: count it, so that no answer tests a password for free.
         for keys in pending.values():
             await lockout.failed(ctx, keys)
-        ctx.say("add.unreadable", *await ctx.main_menu(), reason=error.message(ctx.texts.locale))
+        ctx.say("add.unreadable", *await ctx.main_menu(), reason=refusal(ctx.texts, error))
         return None
     waiting = [item for item in items if _keys(item)[0] in pending]
     if not waiting:  # a flow begun before keys were named so: nothing to match it with
@@ -470,7 +471,7 @@ async def _reminders_only(ctx: Context, files: Mapping[str, bytes]) -> None:
         ctx.say("add.pfx_needs_password", *await ctx.main_menu())
         return
     except npki.NpkiError as error:
-        ctx.say("add.unreadable", *await ctx.main_menu(), reason=error.message(ctx.texts.locale))
+        ctx.say("add.unreadable", *await ctx.main_menu(), reason=refusal(ctx.texts, error))
         return
     registered = 0
     checklist = False

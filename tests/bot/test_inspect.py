@@ -702,6 +702,75 @@ def test_nothing_to_report_is_invalid_input(tmp_path: Path, km: Km) -> None:
     assert run.certificates() == []
 
 
+# --- what failures say ---------------------------------------------------------------
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def test_error_json_names_the_reason_and_says_it_in_both_languages(
+    tmp_path: Path, holder: Holder, other_key: bytes
+) -> None:
+    """The error object names npki's reason beside the kind, and `message_ko` is the Korean
+    catalog's sentence (해요체), not the English one again."""
+    names = write(tmp_path, {"signCert.der": holder.cert_der, "signPri.key": other_key})
+    error = assert_failure(
+        inspect(tmp_path, "--json", *names, password=PASSWORD), 4, "key_mismatch"
+    )
+    assert error["reason"] == "key_mismatch"
+    assert error["message"] == (
+        "The private key (signPri.key) does not belong to this certificate (signCert.der)."
+    )
+    assert error["message_ko"] == "개인키(signPri.key)가 이 인증서(signCert.der)의 짝이 아니에요."
+
+
+def test_a_refused_zip_says_which_limit(tmp_path: Path) -> None:
+    """A zip over the entry limit is refused with the count and the limit, in both
+    languages (the Korean used to say only that the zip was unsafe)."""
+    archive = factory.make_zip({f"NPKI/pad{i}.txt": b"x" for i in range(3)})
+    (tmp_path / "limits.toml").write_text("[limits]\nzip_entries = 2\n")
+    names = write(tmp_path, {"npki.zip": archive})
+    run = inspect(tmp_path, "--config", "limits.toml", "--json", *names)
+    error = assert_failure(run, 3, "unsafe_input")
+    assert error["reason"] == "zip_too_many_entries"
+    assert "3 entries (limit 2)" in error["message"]
+    assert error["message_ko"] == "zip 파일에 든 항목이 3개로 한도(2개)보다 많아서 열지 않았어요."
+
+
+def test_usage_errors_are_said_in_korean_too(tmp_path: Path) -> None:
+    """inspect's own refusals (here a folder) have a reason and a Korean message."""
+    (tmp_path / "NPKI").mkdir()
+    error = assert_failure(certmate(tmp_path, "inspect", "--json", "NPKI"), 1, "usage")
+    assert error["reason"] == "is_folder"
+    assert error["message"] == "NPKI is a folder: pass the files in it, or a zip of it."
+    assert HANGUL.search(error["message_ko"])
+    assert error["message_ko"].startswith("NPKI 폴더는")
+
+
+@pytest.mark.parametrize(
+    ("variables", "korean"),
+    [
+        ({"LANG": "ko_KR.UTF-8"}, True),
+        ({"LANG": "C.UTF-8", "LC_ALL": "ko_KR.UTF-8"}, True),
+        ({"LANG": "C.UTF-8", "LC_MESSAGES": "ko_KR.UTF-8"}, True),
+        ({"LANG": "ko_KR.UTF-8", "LC_ALL": "C"}, False),
+        ({"LANG": "en_US.UTF-8"}, False),
+        ({"LANG": "C.UTF-8"}, False),
+    ],
+    ids=["LANG=ko", "LC_ALL=ko", "LC_MESSAGES=ko", "LC_ALL=C-over-LANG=ko", "en", "C"],
+)
+def test_stderr_speaks_the_terminals_language(
+    tmp_path: Path, holder: Holder, variables: dict[str, str], korean: bool
+) -> None:
+    """The stderr line is Korean when the locale the terminal uses for messages is ko_*
+    (LC_ALL, then LC_MESSAGES, then LANG), English otherwise."""
+    names = write(tmp_path, {"signCert.der": holder.cert_der[:100]})
+    run = inspect(tmp_path, *names, env=environment(**variables))
+    assert run.status == 3
+    assert bool(HANGUL.search(run.err)) is korean, run.err
+    expected = "파일이 중간에 잘려 있어요." if korean else "The file is cut short."
+    assert run.err == f"certmate inspect: {expected}\n"
+
+
 # --- zips, km, CaPubs, names ---------------------------------------------------------------
 
 
@@ -861,17 +930,49 @@ def test_same_certificate_twice_is_reported_once_with_its_key(
 def test_summary_shows_holder_ca_usage_expiry_and_d_day(
     tmp_path: Path, holder: Holder, seed_key: bytes, now: str, d_day: str
 ) -> None:
-    """Without --json: holder, CA and usage in Korean and English, the expiry day in
-    Asia/Seoul (2026-07-01T14:59:59Z is 2026-07-01 KST) and D-day counted on Seoul days."""
+    """Without --json: holder, CA and usage, the expiry day in Asia/Seoul
+    (2026-07-01T14:59:59Z is 2026-07-01 KST) and D-day counted on Seoul days."""
     names = write(tmp_path, {"signCert.der": holder.cert_der, "signPri.key": seed_key})
     run = inspect(tmp_path, "--now", now, *names, password=PASSWORD)
     assert run.status == 0, run.err
     assert run.err == ""
     assert not run.out.lstrip().startswith("{")
-    for text in ("홍길동", "금융결제원", "KFTC", "은행/신용카드/보험용", "Banking", "2026-07-01"):
+    for text in ("홍길동", "KFTC (yessign)", "Banking/card/insurance, personal", "2026-07-01"):
         assert text in run.out, text
     assert re.search(rf"(?<![\w-]){re.escape(d_day)}(?!\d)", run.out), run.out
     assert "2026-07-02" not in run.out
+
+
+@pytest.mark.parametrize("korean", [True, False], ids=["ko_KR", "C"])
+def test_summary_speaks_the_terminals_language(
+    tmp_path: Path, holder: Holder, seed_key: bytes, korean: bool
+) -> None:
+    """The summary is in one language, the terminal's: Korean labels and date under ko_*,
+    English otherwise, where the only Korean left is the holder's own name."""
+    names = write(tmp_path, {"signCert.der": holder.cert_der, "signPri.key": seed_key})
+    env = environment(LANG="ko_KR.UTF-8" if korean else "C.UTF-8")
+    run = inspect(
+        tmp_path, "--now", "2026-06-01T00:00:00+09:00", *names, password=PASSWORD, env=env
+    )
+    assert run.status == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0] == "홍길동  (signCert.der)"
+    if korean:
+        assert lines[1:5] == [
+            "  발급기관 : 금융결제원(yessign)",
+            "  용도     : 은행/신용카드/보험용 개인",
+            "  만료     : 2026-07-01 (2026년 7월 1일, KST) D-30",
+            "  개인키   : 열림, 인증서와 짝이 맞음 (seed-cbc-sha1, 2048회 반복; randomNum 있음)",
+        ]
+    else:
+        assert lines[1:5] == [
+            "  Issuer  : KFTC (yessign)",
+            "  Usage   : Banking/card/insurance, personal",
+            "  Expires : 2026-07-01 (July 1, 2026, KST) D-30",
+            "  Key     : opened, matches the certificate (seed-cbc-sha1, 2048 rounds; "
+            "randomNum present)",
+        ]
+        assert set(HANGUL.findall(run.out)) <= set("홍길동")
 
 
 def test_summary_one_block_per_certificate(

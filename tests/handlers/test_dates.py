@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.dates import SEOUL, d_day, days_left, korean_date, local_date
+from handlers.dates import SEOUL, d_day, days_left, local_date, long_date
 
 EXPIRY = datetime(2026, 7, 1, 14, 59, 59, tzinfo=UTC)  # 2026-07-01 23:59:59 KST
 
@@ -46,6 +46,15 @@ def test_d_day_notation(days: int, text: str) -> None:
     assert d_day(days) == text
 
 
-def test_korean_date() -> None:
-    """2026년 7월 1일, without zero padding."""
-    assert korean_date(date(2026, 7, 1)) == "2026년 7월 1일"
+@pytest.mark.parametrize(
+    ("day", "locale", "text"),
+    [
+        (date(2026, 7, 1), "ko", "2026년 7월 1일"),
+        (date(2026, 12, 31), "ko", "2026년 12월 31일"),
+        (date(2026, 7, 1), "en", "July 1, 2026"),
+        (date(2027, 1, 9), "en", "January 9, 2027"),
+    ],
+)
+def test_long_date(day: date, locale: str, text: str) -> None:
+    """The long date of each language: Korean without zero padding, English spelled out."""
+    assert long_date(day, locale) == text

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from handlers.i18n import LOCALES
 from handlers.institutions import DATA_FILE, Directory, Institution, load_directory
 
 
@@ -20,8 +21,7 @@ def directory() -> Directory:
 ENTRY = """
 [[institution]]
 code = "{code}"
-name_ko = "{name_ko}"
-name_en = "{name_en}"
+names = {names}
 kind = "{kind}"
 group = "{group}"
 aliases = {aliases}
@@ -37,9 +37,8 @@ def entry(
     group: str = "commercial",
     aliases: str = "[]",
 ) -> str:
-    return ENTRY.format(
-        code=code, name_ko=name_ko, name_en=name_en, kind=kind, group=group, aliases=aliases
-    )
+    names = f'{{ ko = "{name_ko}", en = "{name_en}" }}'
+    return ENTRY.format(code=code, names=names, kind=kind, group=group, aliases=aliases)
 
 
 def write(tmp_path: Path, *entries: str) -> Path:
@@ -85,7 +84,7 @@ def _korean_names(directory: Directory, codes: Iterable[str]) -> dict[str, str |
     names: dict[str, str | None] = {}
     for code in codes:
         institution = directory.get(code)
-        names[code] = None if institution is None else institution.name_ko
+        names[code] = None if institution is None else institution.name("ko")
     return names
 
 
@@ -159,22 +158,36 @@ def test_well_known_codes(directory: Directory) -> None:
     assert _korean_names(directory, expected) == expected
 
 
-def test_every_entry_has_both_names(directory: Directory) -> None:
-    """Buttons show name_ko to Korean users and name_en to everyone else; neither may be blank."""
+def test_every_entry_has_a_name_in_every_language(directory: Directory) -> None:
+    """Buttons show each user the name in their language: every shipped entry has one per
+    locale, none blank, the English one in Latin letters."""
     for institution in directory:
-        assert institution.name_ko.strip()
-        assert institution.name_en.strip()
-        assert institution.name_en.isascii()
+        assert set(institution.names) == set(LOCALES), institution.code
+        assert all(name.strip() for name in institution.names.values())
+        assert institution.name("en").isascii()
 
 
 def test_name_follows_the_locale(directory: Directory) -> None:
-    """Korean for "ko" (and ko-KR), English for any other locale."""
+    """The name of the user's language ("ko", "ko-KR", "en_US" name theirs by language);
+    a language the data does not have gets the default locale's name, as texts do."""
     shinhan = directory.get("088")
     assert shinhan is not None
     assert shinhan.name("ko") == "신한은행"
     assert shinhan.name("ko-KR") == "신한은행"
     assert shinhan.name("en") == "Shinhan Bank"
-    assert shinhan.name("ja") == "Shinhan Bank"
+    assert shinhan.name("en_US") == "Shinhan Bank"
+    assert shinhan.name("ja") == "신한은행"
+    assert shinhan.name(None) == "신한은행"
+
+
+def test_a_name_missing_for_a_language_falls_back_to_the_default(tmp_path: Path) -> None:
+    """Only the default locale's name is required: an entry with no English name shows its
+    Korean one to English users (a new language can ship before every name is written)."""
+    path = write(tmp_path, '[[institution]]\ncode = "901"\nnames = { ko = "가나은행" }\n'
+                 'kind = "bank"\ngroup = "commercial"\n')  # fmt: skip
+    institution = load_directory(path).get("901")
+    assert institution is not None
+    assert institution.name("en") == "가나은행"
 
 
 def test_get_unknown_code_is_none(directory: Directory) -> None:
@@ -237,12 +250,12 @@ def test_search_finds_what_a_korean_user_means(
     """The first result is the institution a Korean user typing this has in mind."""
     found = directory.search(query)
     assert found, query
-    assert found[0].name_ko == first
+    assert found[0].name("ko") == first
 
 
 def test_toss_finds_the_bank_and_the_securities_firm(directory: Directory) -> None:
     """Typing 토스 means two companies: both come back, the bank first (file order breaks ties)."""
-    assert [i.name_ko for i in directory.search("토스")] == ["토스뱅크", "토스증권"]
+    assert [i.name("ko") for i in directory.search("토스")] == ["토스뱅크", "토스증권"]
 
 
 def test_a_typed_suffix_narrows_to_that_kind(directory: Directory) -> None:
@@ -259,8 +272,8 @@ def test_bare_name_offers_bank_then_securities(directory: Directory) -> None:
 
 def test_exact_code_finds_only_that_institution(directory: Directory) -> None:
     """A typed code is a precise choice: one result, so the flow can skip the buttons."""
-    assert [i.name_ko for i in directory.search("088")] == ["신한은행"]
-    assert [i.name_ko for i in directory.search(" 004 ")] == ["KB국민은행"]
+    assert [i.name("ko") for i in directory.search("088")] == ["신한은행"]
+    assert [i.name("ko") for i in directory.search(" 004 ")] == ["KB국민은행"]
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\t\n", "-·-"])
@@ -343,7 +356,7 @@ def test_duplicate_code_is_refused_naming_both(tmp_path: Path) -> None:
 
 def test_directory_itself_refuses_duplicate_codes() -> None:
     """A Directory built in code keeps the same rule as one loaded from the file."""
-    one = Institution("999", "하나", "One", "bank", "commercial")
+    one = Institution("999", {"ko": "하나", "en": "One"}, "bank", "commercial")
     with pytest.raises(ValueError, match="duplicate code '999'"):
         Directory([one, one])
 
@@ -353,8 +366,16 @@ def test_directory_itself_refuses_duplicate_codes() -> None:
     [
         (entry(kind="loan"), r"institution #2 \(code '999'\): unknown kind 'loan'"),
         (entry(group="foreign"), r"institution #2 \(code '999'\): unknown group 'foreign'"),
-        (entry(name_ko=""), r"institution #2 \(code '999'\): missing or empty name_ko"),
-        (entry(name_en="  "), r"institution #2 \(code '999'\): missing or empty name_en"),
+        (entry(name_ko=""), r"institution #2 \(code '999'\): missing or empty names\.ko"),
+        (entry(name_en="  "), r"institution #2 \(code '999'\): missing or empty names\.en"),
+        (
+            entry().replace("en = ", "jp = "),
+            r"institution #2 \(code '999'\): names: unknown locale 'jp' \(one of ko, en\)",
+        ),
+        (
+            entry().replace('names = { ko = "테스트은행", en = "Test Bank" }', 'names = "x"'),
+            r"institution #2 \(code '999'\): missing names",
+        ),
         (entry(code="88"), r"institution #2 \(code '88'\): code must be 3 digits"),
         (entry(code="A88"), r"institution #2 \(code 'A88'\): code must be 3 digits"),
         (
@@ -378,17 +399,17 @@ def test_invalid_entry_is_refused_naming_it(tmp_path: Path, broken: str, message
 
 
 def test_missing_field_is_refused_naming_the_entry(tmp_path: Path) -> None:
-    """An entry without name_en at all is as wrong as a blank one."""
-    path = write(tmp_path, '[[institution]]\ncode = "901"\nname_ko = "가"\nkind = "bank"\n')
+    """An entry without the default locale's name at all is as wrong as a blank one."""
+    path = write(tmp_path, '[[institution]]\ncode = "901"\nnames = { en = "Ga" }\nkind = "bank"\n')
     with pytest.raises(
-        ValueError, match=r"institution #1 \(code '901'\): missing or empty name_en"
+        ValueError, match=r"institution #1 \(code '901'\): missing or empty names\.ko"
     ):
         load_directory(path)
 
 
 def test_missing_code_is_refused_naming_the_position(tmp_path: Path) -> None:
     """Without a code the entry is named by its position in the file."""
-    path = write(tmp_path, entry(code="901"), '[[institution]]\nname_ko = "가"\n')
+    path = write(tmp_path, entry(code="901"), '[[institution]]\nnames = { ko = "가" }\n')
     with pytest.raises(ValueError, match=r"institution #2: missing or empty code"):
         load_directory(path)
 
@@ -418,5 +439,5 @@ def test_whitespace_around_values_is_trimmed(tmp_path: Path) -> None:
     path = write(tmp_path, entry(name_ko=" 가나은행 ", aliases='[" 가나 "]'))
     institution = load_directory(path).get("999")
     assert institution is not None
-    assert institution.name_ko == "가나은행"
+    assert institution.name("ko") == "가나은행"
     assert institution.aliases == ("가나",)

@@ -132,8 +132,8 @@ async def test_another_way_lists_every_institution(
     """'다른 방법으로 연결' lists every bank and every securities firm of the directory (as
     Toss does); '증권사' lists the securities firms alone. Any of them can be picked."""
     directory = load_directory()
-    banks = [i.name_ko for i in directory.by_kind("bank")]
-    firms = [i.name_ko for i in directory.by_kind("securities")]
+    banks = [i.name("ko") for i in directory.by_kind("bank")]
+    firms = [i.name("ko") for i in directory.by_kind("securities")]
     chat = world.chat()
     await register(chat, *pair_files)
     await chat.say("/link")

@@ -23,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import npki
+from npki.errors import ENGLISH
 from tests import der, factory
 from tests.conftest import Holder
 
@@ -154,15 +155,15 @@ def seeded_rng(seed: bytes) -> Callable[[int], bytes]:
 def _only_npki_errors(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`call(...)`'s result, or None when it raised an `NpkiError`; anything else propagates.
 
-    A refusal must also carry its kind and a message in both languages.
+    A refusal must also carry its kind, a reason and an English sentence.
     """
     try:
         return call(*args, **kwargs)
     except npki.NpkiError as err:
         error = err
     assert error.kind in KINDS
-    assert error.message("ko")
-    assert error.message("en")
+    assert error.reason in npki.Reason
+    assert str(error) == ENGLISH[error.reason].format(**error.params)
     return None
 
 
