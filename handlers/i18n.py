@@ -2,25 +2,30 @@
 
 Texts are looked up by a symbolic id (`start.greeting`) so that the Korean
 text is written as Korean, not translated from an English source string.
-Placeholders use `{name}` and are filled with `str.format`. The catalogs
+Placeholders use `{name}` and are filled as `str.format` does, and a placeholder's
+format spec may ask for a Korean particle chosen by the value (`{name:을}`) or an
+English singular or plural (`{count:day|days}`): `handlers.grammar`. The catalogs
 are read once, with Babel, when the assistant is built.
 
 This is the one module that knows which languages exist: `supported` reads a
 locale ("ko_KR.UTF-8", "en-US") as one of `LOCALES`, `localized` picks from
 data kept per locale (institution names). Nothing else compares a locale
 (tests/test_locale_switches.py). Adding a language is a catalog file, an
-entry in `LOCALES`, and (today) its button in handlers/lang.py; institution
-names in the new language are optional data.
+entry in `LOCALES` (the /lang flow offers every one); institution names in the new
+language are optional data.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from babel.messages.pofile import read_po
+
+from handlers.grammar import PARTICLES, particle, plural
 
 LOCALES: Final = ("ko", "en")
 DEFAULT_LOCALE: Final = "ko"
@@ -52,7 +57,8 @@ class Texts:
         self._messages = messages
 
     def __call__(self, key: str, **values: Any) -> str:
-        return self._messages[key].format(**values) if values else self._messages[key]
+        text = self._messages[key]
+        return _FORMATTER.format(text, **values) if values else text
 
     def has(self, key: str) -> bool:
         return key in self._messages
@@ -91,3 +97,18 @@ def load_catalog(folder: Path = CATALOGS) -> Catalog:
             locale, {str(m.id): str(m.string) for m in catalog if m.id and m.string}
         )
     return Catalog(texts)
+
+
+class _Grammar(string.Formatter):
+    """`str.format`, plus particles (`{name:을}`) and plurals (`{count:day|days}`)."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if format_spec in PARTICLES:
+            text = str(value)
+            return text + particle(text, format_spec)
+        if "|" in format_spec:
+            return plural(value, format_spec)
+        return str(super().format_field(value, format_spec))
+
+
+_FORMATTER: Final = _Grammar()

@@ -51,7 +51,7 @@ async def test_pick_a_bank_by_button_and_skip_number_and_nickname(
     assert buttons(reply) == ["건너뛰기"]
     assert "별명" in texts(await chat.press("건너뛰기"))
     reply = await chat.press("건너뛰기")
-    assert "신한은행을(를) 연결했어요" in texts(reply)
+    assert "신한은행을 연결했어요." in texts(reply)
     assert buttons(reply)[:2] == ["다른 기관도 연결", "인증서 등록"]
     (account,) = await _accounts(world)
     assert (account.institution_code, account.kind) == ("088", AccountKind.BANK)
@@ -76,7 +76,7 @@ async def test_part_of_a_name_offers_the_matches(
     await register(chat, *pair_files)
     await chat.say("/link")
     reply = await chat.say(typed)
-    assert f"'{typed.strip()}'(으)로 찾은 기관이에요" in texts(reply)
+    assert f"'{typed.strip()}' 검색 결과예요" in texts(reply)
     assert buttons(reply) == offered
     assert f"{offered[1]} 계좌번호" in texts(await chat.press(offered[1]))
 
@@ -121,7 +121,7 @@ async def test_no_match_offers_the_full_list(world: World, pair_files: tuple[Pat
     await register(chat, *pair_files)
     await chat.say("/link")
     reply = await chat.say("없는은행이름")
-    assert "찾은 기관이 없어요" in texts(reply)
+    assert "검색 결과가 없어요" in texts(reply)
     assert buttons(reply) == ["다른 방법으로 연결"]
     assert "우리은행 계좌번호" in texts(await chat.say("우리은행"))
 
@@ -210,7 +210,7 @@ async def test_account_number_is_stored_sealed_and_shown_masked(
     chat = world.chat()
     await register(chat, *pair_files)
     reply = await link_account(chat, "신한은행", number=NUMBER, nickname="월급")
-    assert "신한은행 (월급 110-***-***789)을(를) 연결했어요" in texts(reply)
+    assert "신한은행을 연결했어요 (월급 110-***-***789)." in texts(reply)
     (account,) = await _accounts(world)
     assert (account.number_masked, account.nickname) == (MASKED, "월급")
     assert account.id is not None
