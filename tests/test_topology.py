@@ -39,9 +39,9 @@ from tests.bot.processes import (
     healthy,
     telegram_webhook_env,
 )
+from tests.bot.reminders.conftest import seed
 from tests.conftest import PostgresDatabases, free_port
-from tests.fake_telegram import FakeBotApi
-from tests.reminders.conftest import seed
+from tests.fakes.telegram import FakeBotApi
 
 REMINDED = 1_000_000
 """The first seeded user's id and chat id (the users who only get a reminder)."""

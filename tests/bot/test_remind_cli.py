@@ -16,9 +16,9 @@ import pytest
 from storage import migrate
 from storage.database import Database
 from storage.models import Channel
+from tests.bot.reminders.conftest import seed
 from tests.conftest import Holder, free_port
-from tests.fake_kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
-from tests.reminders.conftest import seed
+from tests.fakes.kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
 
 ROOT = Path(__file__).resolve().parents[2]
 KAKAO_USERS = 5

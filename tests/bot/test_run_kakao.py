@@ -15,7 +15,7 @@ from tests import factory, page_client
 from tests.bot.kakao_site import BOT_ID, SECRET, SKILL_PATH, page_links, skill_payload, texts
 from tests.bot.processes import healthy, start_run, stop
 from tests.conftest import Holder, free_port
-from tests.fake_kakao_events import API_KEY, FakeKakaoEventApi
+from tests.fakes.kakao_events import API_KEY, FakeKakaoEventApi
 
 USER = "kakao-run-user"
 

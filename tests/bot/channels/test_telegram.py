@@ -42,7 +42,7 @@ from storage.models import Channel, Lease, ProcessedUpdate, User
 from tests import factory
 from tests.bot.raw_http import raw_post
 from tests.conftest import Holder
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 from tests.handlers.harness import START, World
 
 USER = 4242

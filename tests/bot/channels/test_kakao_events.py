@@ -1,6 +1,6 @@
 """KakaoEventNotifier against a local fake of Kakao's Event API, over real HTTP.
 
-The notifier's real aiohttp requests go to tests/fake_kakao_events.py, so the URL,
+The notifier's real aiohttp requests go to tests/fakes/kakao_events.py, so the URL,
 headers and JSON it builds, and its reading of statuses, timeouts and refused
 connections, are all exercised as they would be against bot-api.kakao.com.
 """
@@ -21,7 +21,7 @@ from bot.channels.kakao_render import truncate
 from bot.reminders.notifiers import NotifierError, UserUnreachable
 from handlers.messages import Choice, Reply
 from storage.models import Channel, User
-from tests.fake_kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
+from tests.fakes.kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 BOT_USER_KEY = "a19b8cd3404d56ff71890edcb9b0be8b6466fd0c6bae2c9b177f3fa12cf21dd9ae"

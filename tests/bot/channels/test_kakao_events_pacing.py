@@ -27,7 +27,7 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Channel, User
 from tests.conftest import PostgresDatabases
-from tests.fake_kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
+from tests.fakes.kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 REMINDER = Reply("홍길동님의 공동인증서가 30일 뒤 만료됩니다.")
