@@ -32,7 +32,6 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Channel, Reminder, ReminderStatus
 from tests.balancer import Balancer
-from tests.bot.kakao_site import BOT_ID, SECRET, SKILL_PATH, skill_payload, texts
 from tests.bot.processes import (
     WEBHOOK_SECRET,
     expire_leases_of,
@@ -41,6 +40,7 @@ from tests.bot.processes import (
 )
 from tests.bot.reminders.conftest import seed
 from tests.conftest import PostgresDatabases, free_port
+from tests.fakes.kakao_skill import BOT_ID, SECRET, SKILL_PATH, skill_payload, texts
 from tests.fakes.telegram import FakeBotApi
 
 REMINDED = 1_000_000

@@ -144,7 +144,7 @@ async def test_remind_sends_kakao_reminders_through_the_paced_event_api(tmp_path
             "CERTMATE_KAKAO__SECRET": "sixteen-chars-or-more",
             "CERTMATE_KAKAO__BOT_IDS": BOT_ID,
             "CERTMATE_KAKAO__EVENT_API_KEY": API_KEY,
-            "CERTMATE_KAKAO__EVENT_API_URL": events.base_url,
+            "CERTMATE_KAKAO__EVENT_API_URL": events.url,
             "CERTMATE_KAKAO__EVENT_PER_SECOND": "4",
         }
         run = await asyncio.to_thread(

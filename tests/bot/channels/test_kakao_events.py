@@ -54,7 +54,7 @@ def notifier_for(
     timeout: float = 5.0,
 ) -> KakaoEventNotifier:
     return KakaoEventNotifier(
-        session, api_key=api_key, bot_id=bot_id, base_url=api.base_url, timeout=timeout
+        session, api_key=api_key, bot_id=bot_id, base_url=api.url, timeout=timeout
     )
 
 
@@ -93,7 +93,7 @@ async def test_event_name_and_dev_channel_bot_id(
             api_key=API_KEY,
             bot_id=f"{BOT_ID}!",
             event_name="expiry",
-            base_url=api.base_url,
+            base_url=api.url,
         )
         await notifier.send(kakao_user(), REMINDER, [], NOW)
 

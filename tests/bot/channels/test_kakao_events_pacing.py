@@ -61,7 +61,7 @@ def notifier(
         session,
         api_key=API_KEY,
         bot_id=BOT_ID,
-        base_url=api.base_url,
+        base_url=api.url,
         per_second=RATE,
         pacer=pacer,
         sleep=time.sleep if time is not None else asyncio.sleep,
