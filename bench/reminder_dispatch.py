@@ -51,7 +51,7 @@ from handlers.services import Services
 from storage import migrate
 from storage.database import Database
 from storage.models import Certificate, Channel, User
-from tests.fake_telegram import TOKEN, Call, FakeBotApi
+from tests.fakes.telegram import TOKEN, Call, FakeBotApi
 
 NOW = datetime(2026, 6, 1, 1, 0, tzinfo=UTC)  # 10:00 in Seoul: not quiet hours
 EXPIRY = datetime(2026, 7, 1, 14, 59, 59, tzinfo=UTC)  # 2026-07-01 in Seoul: D-30 at NOW

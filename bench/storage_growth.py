@@ -5,7 +5,7 @@ database migrated to head: KakaoTalk skill requests posted to the KakaoChannel
 (as bench/kakao_skill.py does, the same mix: the menu, its "알림 설정" button,
 a choice in that flow, the certificate list, 취소), and Telegram updates
 posted to the webhook, through the inbox, with the same mix (/menu, two button
-presses, /certs, /cancel) and replies to a fake Bot API (tests/fake_telegram.py).
+presses, /certs, /cancel) and replies to a fake Bot API (tests/fakes/telegram.py).
 Almost every answer carries buttons (the menu has eight), so without the cap
 `[limits] buttons_per_user` the button tokens would pile up with every request.
 
@@ -55,7 +55,7 @@ from handlers.services import AssistantSettings, Services, UserCaps
 from storage import migrate
 from storage.database import Database
 from storage.models import ButtonToken
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 
 STEPS = len(kakao_skill.STEPS)
 TELEGRAM_STEPS = ("/menu", "알림 설정", "choose", "/certs", "/cancel")

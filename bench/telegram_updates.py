@@ -1,6 +1,6 @@
 """Benchmark: Telegram webhook updates handled per second, end to end, vs a bare PTB echo bot.
 
-Ours: a fake Telegram Bot API (tests/fake_telegram.py, no flood limits) on
+Ours: a fake Telegram Bot API (tests/fakes/telegram.py, no flood limits) on
 127.0.0.1, a fresh SQLite file migrated to head, the real TelegramChannel in
 webhook mode on bot.web's Server, the real assistant and inbox. N text
 updates ("/help": one reply with the main menu's buttons) from M simulated
@@ -61,7 +61,7 @@ from bot.web import Server, build_app
 from handlers.services import AssistantSettings, Services
 from storage import migrate
 from storage.database import Database
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 
 TEXT = "/help"
 FIRST_USER = 700_000

@@ -100,10 +100,16 @@ def clock_from(start: datetime | None) -> Clock:
 
 
 def build_services(
-    settings: Settings, database: Database, clock: Clock, keyring: KeyringSource
+    settings: Settings,
+    database: Database,
+    clock: Clock,
+    keyring: KeyringSource,
+    *,
+    channels: Mapping[str, ChannelTraits] | None = None,
 ) -> Services:
     """Everything the conversation core and the reminder sweep use, from settings and
-    the keyring `checked_keyring` gave."""
+    the keyring `checked_keyring` gave; `channels`: what each wired channel can do (by
+    default the ones `settings` configure, `channel_traits`)."""
     return Services(
         database=database,
         vault=Vault(keyring),
@@ -129,7 +135,7 @@ def build_services(
             ca_certificates=load_ca_certificates(settings.npki.ca_certificates),
         ),
         clock=clock,
-        channels=channel_traits(settings),
+        channels=channel_traits(settings) if channels is None else channels,
     )
 
 

@@ -109,13 +109,7 @@ async def _run(settings: Settings) -> None:
         name = f"run:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         pacer = pacer_for(database)  # Telegram's and the Event API's schedules, shared
         adapters = _adapters(settings, assistant, client, pacer=pacer, metrics=metrics, name=name)
-        channels: dict[Channel, Notifier] = {}
-        for adapter in adapters:  # Telegram first, so updates left from before queue first
-            adapter.add_routes(app)
-            await adapter.start()
-            if (notifier := adapter.notifier(pacer)) is not None:
-                channels[adapter.channel] = notifier
-            log.info("%s", adapter.summary)
+        channels = await start_channels(adapters, app, pacer)
         server = Server(
             app,
             settings.http.host,
@@ -150,6 +144,22 @@ async def _run(settings: Settings) -> None:
     finally:
         await client.close()
         await database.close()
+
+
+async def start_channels(
+    adapters: Sequence[ChannelAdapter], app: web.Application, pacer: Pacer
+) -> dict[Channel, Notifier]:
+    """Each channel's routes on `app`, each started in turn (Telegram first, so updates
+    left from before queue first); returns the notifiers of those that can message
+    first, pacing through `pacer`, for the reminder sweep (`notifiers`)."""
+    channels: dict[Channel, Notifier] = {}
+    for adapter in adapters:
+        adapter.add_routes(app)
+        await adapter.start()
+        if (notifier := adapter.notifier(pacer)) is not None:
+            channels[adapter.channel] = notifier
+        log.info("%s", adapter.summary)
+    return channels
 
 
 async def _stop_taking(

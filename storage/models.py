@@ -8,11 +8,15 @@ the master key that wraps their data key, which rotation walks by).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar, Final, Self
 
 import sqlalchemy as sa
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
+from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, enum_column
@@ -27,10 +31,66 @@ metadata.naming_convention = {
 }
 
 
-class Channel(StrEnum):
-    TELEGRAM = "telegram"
-    KAKAO = "kakao"
-    CONSOLE = "console"
+class Channel(str):
+    """A channel's name: users, conversations, updates and buttons belong to one.
+
+    Open, not an enum: any name of lowercase letters, digits and ``_`` (16 at most)
+    is a channel, so a new one is its adapter and its traits where channels are wired
+    (bot/channels/adapter.py), never a schema change. The three built in are
+    constants; a value reads as its name (``f"{channel}"``, ``channel.value``) and
+    equals it, like the enum it replaces.
+    """
+
+    __slots__ = ()
+    TELEGRAM: ClassVar[Channel]
+    KAKAO: ClassVar[Channel]
+    CONSOLE: ClassVar[Channel]
+
+    def __new__(cls, name: str) -> Self:
+        if not CHANNEL_NAME.fullmatch(name):
+            raise ValueError(f"not a channel name: {name!r}")
+        return super().__new__(cls, name)
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+    def __repr__(self) -> str:
+        return f"Channel({str(self)!r})"
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
+
+
+CHANNEL_NAME: Final = re.compile(r"[a-z][a-z0-9_]{0,15}")
+Channel.TELEGRAM = Channel("telegram")
+Channel.KAKAO = Channel("kakao")
+Channel.CONSOLE = Channel("console")
+
+
+class ChannelColumn(sa.TypeDecorator[Channel]):
+    """A `Channel` in a VARCHAR(16), read back as a `Channel` (no list of channels in
+    the schema)."""
+
+    impl = sa.String(16)
+    cache_ok = True
+
+    def process_bind_param(
+        self,
+        value: str | None,
+        dialect: Dialect,  # noqa: ARG002  (the interface's)
+    ) -> str | None:
+        return None if value is None else str(Channel(value))
+
+    def process_result_value(
+        self,
+        value: str | None,
+        dialect: Dialect,  # noqa: ARG002  (the interface's)
+    ) -> Channel | None:
+        return None if value is None else Channel(value)
 
 
 class Platform(StrEnum):
@@ -96,7 +156,7 @@ class User(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("channel", "user_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    channel: Channel = Field(sa_type=ChannelColumn())
     user_key: str = Field(max_length=128)
     locale: str = Field(default="ko", max_length=8)
     timezone: str = Field(default="Asia/Seoul", max_length=64)
@@ -228,7 +288,7 @@ class ConversationState(SQLModel, table=True):
     __table_args__ = (sa.UniqueConstraint("channel", "user_key"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    channel: Channel = Field(sa_type=ChannelColumn())
     user_key: str = Field(max_length=128)
     flow: str = Field(max_length=32)
     step: str = Field(max_length=32)
@@ -254,7 +314,7 @@ class ProcessedUpdate(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    channel: Channel = Field(sa_type=ChannelColumn())
     update_id: str = Field(max_length=64)
     received_at: datetime = _utc(index=True)
     sealed_key_id: str | None = Field(default=None, max_length=32, index=True)
@@ -294,7 +354,7 @@ class ButtonToken(SQLModel, table=True):
     __table_args__ = (sa.Index(None, "channel", "user_key", "expires_at"),)
 
     token: str = Field(primary_key=True, max_length=32)
-    channel: Channel = Field(sa_type=enum_column(Channel, 16))
+    channel: Channel = Field(sa_type=ChannelColumn())
     user_key: str = Field(max_length=128)
     action: str = Field(max_length=48)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)

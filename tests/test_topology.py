@@ -32,16 +32,16 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Channel, Reminder, ReminderStatus
 from tests.balancer import Balancer
-from tests.bot.kakao_site import BOT_ID, SECRET, SKILL_PATH, skill_payload, texts
 from tests.bot.processes import (
     WEBHOOK_SECRET,
     expire_leases_of,
     healthy,
     telegram_webhook_env,
 )
+from tests.bot.reminders.conftest import seed
 from tests.conftest import PostgresDatabases, free_port
-from tests.fake_telegram import FakeBotApi
-from tests.reminders.conftest import seed
+from tests.fakes.kakao_skill import BOT_ID, SECRET, SKILL_PATH, skill_payload, texts
+from tests.fakes.telegram import FakeBotApi
 
 REMINDED = 1_000_000
 """The first seeded user's id and chat id (the users who only get a reminder)."""

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from storage.database import Database
 from storage.models import Lease
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 
 
 async def start_run(folder: Path, env: dict[str, str]) -> asyncio.subprocess.Process:

@@ -16,9 +16,9 @@ import pytest
 from storage import migrate
 from storage.database import Database
 from storage.models import Channel
+from tests.bot.reminders.conftest import seed
 from tests.conftest import Holder, free_port
-from tests.fake_kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
-from tests.reminders.conftest import seed
+from tests.fakes.kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
 
 ROOT = Path(__file__).resolve().parents[2]
 KAKAO_USERS = 5
@@ -144,7 +144,7 @@ async def test_remind_sends_kakao_reminders_through_the_paced_event_api(tmp_path
             "CERTMATE_KAKAO__SECRET": "sixteen-chars-or-more",
             "CERTMATE_KAKAO__BOT_IDS": BOT_ID,
             "CERTMATE_KAKAO__EVENT_API_KEY": API_KEY,
-            "CERTMATE_KAKAO__EVENT_API_URL": events.base_url,
+            "CERTMATE_KAKAO__EVENT_API_URL": events.url,
             "CERTMATE_KAKAO__EVENT_PER_SECOND": "4",
         }
         run = await asyncio.to_thread(

@@ -20,7 +20,7 @@ from storage.database import Database
 from storage.models import ProcessedUpdate
 from tests.bot.processes import WEBHOOK_SECRET, healthy, start_run, stop, telegram_webhook_env
 from tests.conftest import PostgresDatabases, free_port
-from tests.fake_telegram import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.faults import FlakyProxy
 
 HELP = "이렇게 도와드릴 수 있어요"

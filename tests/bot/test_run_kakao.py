@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 
 from tests import factory, page_client
-from tests.bot.kakao_site import BOT_ID, SECRET, SKILL_PATH, page_links, skill_payload, texts
 from tests.bot.processes import healthy, start_run, stop
 from tests.conftest import Holder, free_port
-from tests.fake_kakao_events import API_KEY, FakeKakaoEventApi
+from tests.fakes.kakao_events import API_KEY, FakeKakaoEventApi
+from tests.fakes.kakao_skill import BOT_ID, SECRET, SKILL_PATH, page_links, skill_payload, texts
 
 USER = "kakao-run-user"
 
@@ -29,7 +29,7 @@ def _env(port: int, events: FakeKakaoEventApi) -> dict[str, str]:
         "CERTMATE_KAKAO__BOT_IDS": BOT_ID,
         "CERTMATE_KAKAO__EVENT_API_KEY": API_KEY,
         "CERTMATE_KAKAO__EVENT_BOT_ID": events.bot_id or "",
-        "CERTMATE_KAKAO__EVENT_API_URL": events.base_url,
+        "CERTMATE_KAKAO__EVENT_API_URL": events.url,
         "CERTMATE_REMINDERS__QUIET_START": "00:00",
         "CERTMATE_REMINDERS__QUIET_END": "00:00",
     }

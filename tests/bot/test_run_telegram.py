@@ -23,7 +23,7 @@ from tests.bot.processes import (
     telegram_webhook_env,
 )
 from tests.conftest import Holder, free_port
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 
 USER = 777
 

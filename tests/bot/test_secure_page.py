@@ -18,8 +18,9 @@ from handlers.messages import Document, Inbound, OpenLink, Reply
 from storage import certificates
 from storage.models import CertificateSecret, Channel, SecureLink
 from tests import factory, page_client
-from tests.bot.kakao_site import Site, page_links
+from tests.bot.kakao_site import Site
 from tests.conftest import Holder
+from tests.fakes.kakao_skill import page_links
 from tests.handlers.conftest import PASSWORD
 
 USER = "page-user"

@@ -19,9 +19,10 @@ from selenium.webdriver.support.ui import WebDriverWait
 from storage import certificates
 from storage.models import Channel
 from tests import page_client
-from tests.bot.kakao_site import Site, page_links
+from tests.bot.kakao_site import Site
 from tests.browser import set_download_dir, wait_for_download
 from tests.conftest import Holder
+from tests.fakes.kakao_skill import page_links
 from tests.handlers.conftest import PASSWORD
 
 USER = "browser-user"

@@ -18,7 +18,7 @@ from bot.pacing import DatabasePacer
 from storage import migrate
 from storage.database import Database
 from tests.conftest import PostgresDatabases
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 
 PROCESSES = 3
 PER_PROCESS = 50

@@ -7,7 +7,8 @@ import sqlalchemy as sa
 
 from storage.database import Database
 from storage.models import metadata
-from tests.bot.kakao_site import Site, labels
+from tests.bot.kakao_site import Site
+from tests.fakes.kakao_skill import labels
 
 REQUESTS = 300
 WARM_UP = 60

@@ -19,16 +19,10 @@ import pytest
 from bot.config import MAX_DRAIN_SECONDS, ConfigError, HttpSettings
 from bot.web import Server, build_app
 from bot.web_limits import MAX_TRACKED, Admission, RefusalLimiter, client_address
-from tests.bot.kakao_site import (
-    SECRET,
-    SKILL_PATH,
-    Site,
-    page_links,
-    running_site,
-    skill_payload,
-)
+from tests.bot.kakao_site import Site, running_site
 from tests.bot.raw_http import raw_exchange
 from tests.conftest import free_port
+from tests.fakes.kakao_skill import SECRET, SKILL_PATH, page_links, skill_payload
 
 USER = "web-user"
 SLOW = HttpSettings(header_timeout=1, body_timeout=1)

@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.bot.processes import healthy, start_run, stop
 from tests.conftest import free_port
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 
 USER = 777
 TRY = 1

@@ -18,9 +18,9 @@ import pytest
 from bot.channels.telegram import TelegramChannel
 from storage.models import Channel
 from tests import carver, factory
-from tests.bot.test_telegram import USER, _buttons, _channel, _exchange, _press, _texts
+from tests.bot.channels.test_telegram import USER, _buttons, _channel, _exchange, _press, _texts
 from tests.conftest import Holder
-from tests.fake_telegram import FakeBotApi
+from tests.fakes.telegram import FakeBotApi
 from tests.handlers.harness import World
 
 PASSWORD = "certificate-pw-3Xv!"  # noqa: S105  (a test password)

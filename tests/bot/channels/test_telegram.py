@@ -7,7 +7,6 @@ the harness's, so the test certificate is valid.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import zipfile
@@ -42,7 +41,7 @@ from storage.models import Channel, Lease, ProcessedUpdate, User
 from tests import factory
 from tests.bot.raw_http import raw_post
 from tests.conftest import Holder
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 from tests.handlers.harness import START, World
 
 USER = 4242
@@ -495,34 +494,30 @@ async def test_deeply_nested_json_on_the_webhook_is_400(
 
 
 async def test_an_update_recorded_before_a_crash_is_handled_at_the_next_start(
-    api: FakeBotApi, world: World, monkeypatch: pytest.MonkeyPatch
+    api: FakeBotApi, world: World, holder: Holder
 ) -> None:
     """The webhook answered 200 (so Telegram will not resend), then the process died
-    before handling it: once its lane's lease has run out, the next start handles it
-    from the inbox, once."""
+    before handling it (here while fetching the file it carries: the Bot API hangs):
+    once its lane's lease has run out, the next start handles it from the inbox, once."""
     crashed = _channel(world, api, mode="webhook")
     await crashed.application.initialize()
-    stuck = asyncio.Event()
-
-    async def never(_inbound: object) -> list[object]:
-        await stuck.wait()
-        return []
-
-    monkeypatch.setattr(crashed.assistant, "handle", never)
-    update = api.text_update(USER, "/help")
+    api.delay("getFile", 60)  # handling cannot get past the download
+    update = api.document_update(USER, "signCert.der", holder.cert_der)
     assert await crashed.inbox.receive(str(update["update_id"]), update)
+    await api.wait_for(lambda: bool(api.calls_of("getFile")))
     assert not await crashed.inbox.drain(0.1)  # the "crash": handling never finished
     await crashed.application.shutdown()
     assert api.sent_messages(USER) == []
+    assert api.downloads == []
     async with world.database.read() as session:
         [row] = (await session.scalars(select(ProcessedUpdate))).all()
     assert row.handled_at is None
     assert row.sealed is not None
-    assert b"/help" not in row.sealed  # the body waits sealed, like every secret
+    assert b"signCert.der" not in row.sealed  # the body waits sealed, like every secret
     async with world.database.write() as session:  # the dead holder's lane lease runs out
         await session.execute(sa.update(Lease).values(expires_at=datetime(2000, 1, 1, tzinfo=UTC)))
 
-    monkeypatch.undo()
+    api.delay("getFile", 0)
     world.restart()
     restarted = _channel(world, api, mode="webhook")
     await restarted.start()
@@ -530,8 +525,9 @@ async def test_an_update_recorded_before_a_crash_is_handled_at_the_next_start(
         await api.wait_for(lambda: bool(api.sent_messages(USER)) and restarted.inbox.busy == 0)
     finally:
         await restarted.stop(grace=5)
-    assert len(api.sent_messages(USER)) == 1
-    assert "/add" in _texts(api.sent_messages(USER))
+    assert len(api.downloads) == 1
+    shown = [m for m in api.sent_messages(USER) if "만료일 2026-07-01" in m["text"]]
+    assert len(shown) == 1, _texts(api.sent_messages(USER))  # the file read, once
 
 
 async def test_a_due_reminder_reaches_the_telegram_chat(

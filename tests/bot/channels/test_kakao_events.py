@@ -1,6 +1,6 @@
 """KakaoEventNotifier against a local fake of Kakao's Event API, over real HTTP.
 
-The notifier's real aiohttp requests go to tests/fake_kakao_events.py, so the URL,
+The notifier's real aiohttp requests go to tests/fakes/kakao_events.py, so the URL,
 headers and JSON it builds, and its reading of statuses, timeouts and refused
 connections, are all exercised as they would be against bot-api.kakao.com.
 """
@@ -21,7 +21,7 @@ from bot.channels.kakao_render import truncate
 from bot.reminders.notifiers import NotifierError, UserUnreachable
 from handlers.messages import Choice, Reply
 from storage.models import Channel, User
-from tests.fake_kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
+from tests.fakes.kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 BOT_USER_KEY = "a19b8cd3404d56ff71890edcb9b0be8b6466fd0c6bae2c9b177f3fa12cf21dd9ae"
@@ -54,7 +54,7 @@ def notifier_for(
     timeout: float = 5.0,
 ) -> KakaoEventNotifier:
     return KakaoEventNotifier(
-        session, api_key=api_key, bot_id=bot_id, base_url=api.base_url, timeout=timeout
+        session, api_key=api_key, bot_id=bot_id, base_url=api.url, timeout=timeout
     )
 
 
@@ -93,7 +93,7 @@ async def test_event_name_and_dev_channel_bot_id(
             api_key=API_KEY,
             bot_id=f"{BOT_ID}!",
             event_name="expiry",
-            base_url=api.base_url,
+            base_url=api.url,
         )
         await notifier.send(kakao_user(), REMINDER, [], NOW)
 

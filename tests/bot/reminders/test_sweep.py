@@ -21,7 +21,7 @@ from storage.models import (
     ReminderStatus,
     User,
 )
-from tests.reminders.conftest import Recorder, seed, services_for
+from tests.bot.reminders.conftest import Recorder, seed, services_for
 
 
 def kst(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:

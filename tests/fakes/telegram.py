@@ -32,10 +32,11 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 TOKEN = "123456:TEST-token"  # noqa: S105 - a fake token the fake server accepts
 
@@ -274,7 +275,7 @@ def _check_markup(value: Any) -> JsonDict | None:
     return value
 
 
-class FakeBotApi:
+class FakeBotApi(FakeServer):
     """An in-process Telegram Bot API on 127.0.0.1 that PTB's HTTP client talks to unchanged.
 
     Requests go to ``/bot<token>/<method>`` (GET or POST; query string, form, multipart or JSON;
@@ -313,6 +314,7 @@ class FakeBotApi:
         overall_per_second: float | None = None,
         per_chat_per_second: float | None = None,
     ) -> None:
+        super().__init__(client_max_size=64 * 1024 * 1024, shutdown_timeout=2.0)
         self._token = token
         self.bot_username = bot_username
         bot_id = token.partition(":")[0]
@@ -332,7 +334,6 @@ class FakeBotApi:
         self._allowed_updates: frozenset[str] | None = None
         self._changed = asyncio.Event()
         self._poll_generation = 0
-        self._stopping = False
 
         self._file_numbers = itertools.count(1)
         self._callback_numbers = itertools.count(1)
@@ -352,8 +353,6 @@ class FakeBotApi:
         self._chat_sends: dict[int, deque[float]] = {}
         self._responses_429 = 0
 
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._methods: dict[str, tuple[str, _Handler]] = {
             name.lower(): (name, handler)
             for name, handler in (
@@ -379,54 +378,24 @@ class FakeBotApi:
             )
         }
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- lifecycle (FakeServer) ----------------------------------------------------------
 
-    async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1, so parallel test runs never collide."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        self._stopping = False
 
-    async def stop(self) -> None:
-        """Stop serving; waiting long polls and delays end at once so shutdown is quick."""
-        self._stopping = True
+    def wake_waiters(self) -> None:
+        """Waiting long polls end at once on stop."""
         self._wake()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def _root(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeBotApi is not started")
-        return f"http://127.0.0.1:{self._port}"
 
     @property
     def base_url(self) -> str:
         """For ``Bot(base_url=...)``: PTB appends the token and then ``/<method>``."""
-        return f"{self._root}/bot"
+        return f"{self.url}/bot"
 
     @property
     def base_file_url(self) -> str:
         """For ``Bot(base_file_url=...)``: PTB appends the token and then ``/<file_path>``."""
-        return f"{self._root}/file/bot"
+        return f"{self.url}/file/bot"
 
     # -- what the bot did ------------------------------------------------------------------
 
@@ -648,7 +617,7 @@ class FakeBotApi:
         else:
             method, handler = entry
             if seconds := self._delays.get(method):
-                await self._sleep(seconds)
+                await self.pause(seconds)
             try:
                 result = await self._run(method, handler, call)
             except _ApiError as error:
@@ -748,7 +717,7 @@ class FakeBotApi:
         while True:
             ready = [u for u in self._pending if self._allowed(u)][:limit]
             remaining = deadline - time.monotonic()
-            if ready or remaining <= 0 or self._stopping:
+            if ready or remaining <= 0 or self.stopping:
                 return ready
             changed = self._changed
             with contextlib.suppress(TimeoutError):
@@ -923,15 +892,6 @@ class FakeBotApi:
     def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but end early on stop() so the server never hangs its own shutdown."""
-        deadline = time.monotonic() + seconds
-        while not self._stopping and (remaining := deadline - time.monotonic()) > 0:
-            try:
-                await asyncio.wait_for(self._changed.wait(), remaining)
-            except TimeoutError:
-                return
 
     def _allowed(self, update: JsonDict) -> bool:
         if self._allowed_updates is None:

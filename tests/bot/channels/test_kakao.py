@@ -10,14 +10,11 @@ import io
 import json
 import logging
 import zipfile
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 from sqlmodel import col
 
 import npki
@@ -29,23 +26,22 @@ from handlers.messages import Inbound, Outbound, Reply
 from storage import certificates, notices, users
 from storage.models import Channel, User
 from tests import factory, page_client
-from tests.bot.kakao_site import (
+from tests.bot.kakao_site import Site, running_site
+from tests.bot.raw_http import raw_post
+from tests.conftest import Holder
+from tests.fakes.kakao_skill import (
     SECRET,
     SKILL_PATH,
-    Site,
+    FakeKakaoCallback,
     buttons,
     labels,
     page_links,
-    running_site,
     skill_payload,
     texts,
 )
-from tests.bot.raw_http import raw_post
-from tests.conftest import Holder, free_port
 from tests.handlers.conftest import PASSWORD
 
 USER = "kakao-user-1"
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 async def _user_exists(site: Site, user: str) -> bool:
@@ -447,31 +443,18 @@ async def test_a_certificate_list_reads_as_a_list_card(
 async def test_a_slow_answer_goes_through_the_callback_url(tmp_path: Path) -> None:
     """When an answer is not ready in time and the block has callback on, Kakao is told
     to wait (`useCallback`) and the answer is posted to the callback URL."""
-    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    async def callback(request: web.Request) -> web.Response:
-        await received.put(await request.json())
-        return web.json_response({"taskId": "t", "status": "SUCCESS"})
-
-    app = web.Application()
-    app.router.add_post("/callback/{id}", callback)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        async with running_site(
-            tmp_path, callback_after=0.0, callback_allowed=lambda _url: True
-        ) as started:
-            url = f"http://127.0.0.1:{port}/callback/abc"
-            status, answer = await started.post(skill_payload(USER, "메뉴", callback_url=url))
-            assert status == 200
-            assert answer["useCallback"] is True
-            posted = await asyncio.wait_for(received.get(), 5)
-            assert posted["version"] == "2.0"
-            assert "quickReplies" in posted["template"]
-    finally:
-        await runner.cleanup()
+    async with (
+        FakeKakaoCallback() as kakao,
+        running_site(tmp_path, callback_after=0.0, callback_allowed=lambda _url: True) as started,
+    ):
+        url = kakao.callback_url()
+        status, answer = await started.post(skill_payload(USER, "메뉴", callback_url=url))
+        assert status == 200
+        assert answer["useCallback"] is True
+        await asyncio.wait_for(kakao.arrived.wait(), 5)
+        posted = json.loads(kakao.received[0])
+        assert posted["version"] == "2.0"
+        assert "quickReplies" in posted["template"]
 
 
 @pytest.mark.parametrize(
@@ -502,47 +485,21 @@ async def test_a_callback_answered_with_a_redirect_is_not_followed(
 ) -> None:
     """A callback answered 307 (to another host) is a failed callback: the answer is
     posted once, where Kakao said, and never to where the redirect points."""
-    redirected: list[bytes] = []
-    called = asyncio.Event()
-
-    async def elsewhere(request: web.Request) -> web.Response:
-        redirected.append(await request.read())
-        return web.json_response({"status": "SUCCESS"})
-
-    async with _local_server("/steal", elsewhere) as thief_port:
-
-        async def callback(request: web.Request) -> web.Response:
-            await request.read()
-            called.set()
-            raise web.HTTPTemporaryRedirect(f"http://127.0.0.1:{thief_port}/steal")
-
-        async with (
-            _local_server("/callback/{id}", callback) as port,
-            running_site(tmp_path, callback_after=0.0, callback_allowed=lambda _url: True) as site,
-        ):
-            url = f"http://127.0.0.1:{port}/callback/abc"
-            status, answer = await site.post(skill_payload(USER, "메뉴", callback_url=url))
-            assert status == 200
-            assert answer["useCallback"] is True
-            await asyncio.wait_for(called.wait(), 5)
-            await site.channel.stop(5)  # the callback task has finished
-    assert redirected == []
+    async with (
+        FakeKakaoCallback() as thief,
+        FakeKakaoCallback() as kakao,
+        running_site(tmp_path, callback_after=0.0, callback_allowed=lambda _url: True) as site,
+    ):
+        kakao.redirect_to(thief.callback_url("steal"))
+        url = kakao.callback_url()
+        status, answer = await site.post(skill_payload(USER, "메뉴", callback_url=url))
+        assert status == 200
+        assert answer["useCallback"] is True
+        await asyncio.wait_for(kakao.arrived.wait(), 5)
+        await site.channel.stop(5)  # the callback task has finished
+    assert len(kakao.received) == 1
+    assert thief.received == []
     assert "redirected (HTTP 307); not followed" in caplog.text
-
-
-@asynccontextmanager
-async def _local_server(route: str, handler: Handler) -> AsyncIterator[int]:
-    """A plain aiohttp server on 127.0.0.1 with one POST route; yields its port."""
-    app = web.Application()
-    app.router.add_post(route, handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield port
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_callback_url_off_kakao_is_never_called(tmp_path: Path) -> None:

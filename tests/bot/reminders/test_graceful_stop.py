@@ -17,9 +17,9 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Channel, Reminder, ReminderStatus
 from tests.bot.processes import telegram_env
+from tests.bot.reminders.conftest import seed
 from tests.conftest import free_port
-from tests.fake_telegram import FakeBotApi
-from tests.reminders.conftest import seed
+from tests.fakes.telegram import FakeBotApi
 
 USERS = 300
 

@@ -22,7 +22,7 @@ from bot.channels.kakao_render import skill_response
 from bot.channels.telegram import TelegramChannel, build_application
 from bot.config import TelegramSettings
 from handlers.messages import Choice, Delete, OpenLink, Outbound, Reply, SendDocument
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 from tests.handlers.harness import World
 
 CHAT = 4242

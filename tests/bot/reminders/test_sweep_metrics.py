@@ -10,7 +10,7 @@ from bot.reminders.sweep import Sweeper
 from handlers.dates import SEOUL
 from storage.database import Database
 from storage.models import Channel
-from tests.reminders.conftest import Recorder, seed, services_for
+from tests.bot.reminders.conftest import Recorder, seed, services_for
 
 
 def _value(metrics: Metrics, name: str, **labels: str) -> float:

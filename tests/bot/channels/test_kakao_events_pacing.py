@@ -27,7 +27,7 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Channel, User
 from tests.conftest import PostgresDatabases
-from tests.fake_kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
+from tests.fakes.kakao_events import API_KEY, BOT_ID, FakeKakaoEventApi
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 REMINDER = Reply("홍길동님의 공동인증서가 30일 뒤 만료됩니다.")
@@ -61,7 +61,7 @@ def notifier(
         session,
         api_key=API_KEY,
         bot_id=BOT_ID,
-        base_url=api.base_url,
+        base_url=api.url,
         per_second=RATE,
         pacer=pacer,
         sleep=time.sleep if time is not None else asyncio.sleep,

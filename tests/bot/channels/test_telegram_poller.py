@@ -22,7 +22,7 @@ from bot.config import ConfigError, TelegramSettings
 from storage import migrate
 from storage.database import Database
 from tests.conftest import PostgresDatabases
-from tests.fake_telegram import TOKEN, FakeBotApi
+from tests.fakes.telegram import TOKEN, FakeBotApi
 from tests.faults import FlakyProxy
 
 LEASE = timedelta(seconds=1.5)

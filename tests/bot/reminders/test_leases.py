@@ -21,9 +21,9 @@ from handlers.messages import Reply
 from storage import migrate, reminders
 from storage.database import Database
 from storage.models import Channel, Reminder, ReminderStatus, User
+from tests.bot.reminders.conftest import seed, services_for
 from tests.conftest import PostgresDatabases
 from tests.faults import FlakyProxy
-from tests.reminders.conftest import seed, services_for
 
 D30_MORNING = datetime(2026, 6, 1, 9, 5, tzinfo=SEOUL)
 

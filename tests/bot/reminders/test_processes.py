@@ -1,7 +1,7 @@
 """Reminders across real processes: `certmate remind` killed at random points, and two at once.
 
 The short forms run in the suite; the long ones (50 kills, 10,000 reminders)
-carry the `slow` marker: `pytest -m slow tests/reminders`.
+carry the `slow` marker: `pytest -m slow tests/bot/reminders`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from handlers.dates import SEOUL
 from storage import migrate
 from storage.database import Database
 from storage.models import Notice, Reminder, ReminderStatus
-from tests.reminders.conftest import seed
+from tests.bot.reminders.conftest import seed
 
 D30_MORNING = datetime(2026, 6, 1, 9, 5, tzinfo=SEOUL)
 LEASE_PASSED = timedelta(minutes=6)

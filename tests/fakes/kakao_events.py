@@ -20,16 +20,16 @@ assumes.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
 from collections import deque
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from aiohttp import web
+
+from tests.fakes.server import FakeServer
 
 API_KEY: Final = "fake-kakao-rest-api-key-0123456789"
 BOT_ID: Final = "64ddebb416baad579d7b7ef9"
@@ -47,7 +47,7 @@ class _Fault:
     headers: dict[str, str]
 
 
-class FakeKakaoEventApi:
+class FakeKakaoEventApi(FakeServer):
     """An in-process Event API on 127.0.0.1 (a free port), recording every request.
 
     ``requests`` holds one dict per request, in order of arrival: ``at`` (when it
@@ -58,53 +58,17 @@ class FakeKakaoEventApi:
 
     def __init__(self, api_key: str = API_KEY, bot_id: str | None = BOT_ID) -> None:
         """``bot_id``: answer 404 for any other bot (None accepts every bot id)."""
+        super().__init__()
         self.api_key = api_key
         self.bot_id = bot_id
         self.requests: list[JsonDict] = []
         self._faults: deque[_Fault] = deque()
         self._unreachable: set[str] = set()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-        self._stopping = asyncio.Event()
 
-    # -- lifecycle ---------------------------------------------------------------------
+    # -- lifecycle (FakeServer) ----------------------------------------------------------
 
-    async def start(self) -> str:
-        """Listen, and return the base URL to give the notifier."""
-        app = web.Application()
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-        self._stopping.clear()
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Stop serving; requests held by a delay end at once so shutdown is quick."""
-        self._stopping.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("FakeKakaoEventApi is not started")
-        return f"http://127.0.0.1:{self._port}"
 
     # -- faults ------------------------------------------------------------------------
 
@@ -163,7 +127,7 @@ class FakeKakaoEventApi:
     ) -> tuple[int, JsonDict]:
         if fault is not None:
             if fault.delay:
-                await self._sleep(fault.delay)
+                await self.pause(fault.delay)
             if fault.status:
                 return fault.status, fault.body or _error(fault.status)
         if parts is None or request.method != "POST":
@@ -186,13 +150,6 @@ class FakeKakaoEventApi:
             answer = {"taskId": task_id, "status": "SUCCESS"}
         answer["timestamp"] = int(time.time() * 1000)
         return answer
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but end early on stop() so the server never hangs its own shutdown."""
-        try:
-            await asyncio.wait_for(self._stopping.wait(), seconds)
-        except TimeoutError:
-            return
 
 
 def _invalid(body: Any) -> str:
