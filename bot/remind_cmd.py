@@ -11,6 +11,7 @@ import socket
 import sys
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -50,7 +51,8 @@ def run_remind(args: argparse.Namespace, settings: Settings) -> int:
     for delivery in deliveries:
         print(_json(delivery) if args.json else _line(delivery, args.dry_run))  # noqa: T201
     if not deliveries:  # one line, on stderr with --json (stdout stays one object a line)
-        print(_nothing_due(now, args.dry_run), file=sys.stderr if args.json else sys.stdout)
+        local = now.astimezone(ZoneInfo(settings.reminders.timezone))
+        print(_nothing_due(local, args.dry_run), file=sys.stderr if args.json else sys.stdout)
     if failed:
         print(f"certmate remind: {failed} reminder(s) gave up after retries", file=sys.stderr)  # noqa: T201
     return EXIT_OK

@@ -111,14 +111,15 @@ def test_a_now_without_offset_is_read_in_the_configured_time_zone(registered: Pa
 
 
 def test_a_sweep_that_sends_nothing_says_so_in_one_line(registered: Path) -> None:
-    """Nothing due: one line saying no reminder was sent at that moment (on stdout; with
-    --json on stderr, so stdout stays one JSON object per reminder)."""
+    """Nothing due: one line saying no reminder was sent at that moment, on the clock of
+    `[reminders] timezone` (on stdout; with --json on stderr, so stdout stays one JSON
+    object per reminder)."""
     plain = _certmate(registered, "remind", "--now", "2026-05-25T10:00+09:00")
     assert plain.returncode == 0, plain.stderr
     assert plain.stdout == "certmate remind: no reminder sent at 2026-05-25T10:00+09:00\n"
     dry = _certmate(registered, "remind", "--now", "2026-05-25T10:00", "--dry-run")
     assert dry.stdout == "certmate remind: no reminder would be sent at 2026-05-25T10:00+09:00\n"
-    quiet = _certmate(registered, "remind", "--now", "2026-05-25T10:00+09:00", "--json")
+    quiet = _certmate(registered, "remind", "--now", "2026-05-25T01:00Z", "--json")
     assert quiet.stdout == ""
     assert quiet.stderr == "certmate remind: no reminder sent at 2026-05-25T10:00+09:00\n"
 
