@@ -258,7 +258,7 @@ def _words(
     asker = expires = ""
     if asked is not None:
         user, expires_at = asked
-        asker = texts("page.asker", channel=texts(f"page.channel_{user.channel}"))
+        asker = texts("page.asker", channel=texts(f"page.channel.{user.channel}"))
         expires = texts("page.expires", time=expires_at.astimezone(_zone(user)).strftime("%H:%M"))
     return PageWords(
         texts.locale,

@@ -15,7 +15,7 @@ from handlers.i18n import CATALOGS, LOCALES
 from handlers.institutions import load_directory
 from handlers.present import Window
 from storage.links import Refusal
-from storage.models import AccountKind, Platform
+from storage.models import AccountKind, Channel, Platform
 from tests.handlers.conftest import PASSWORD
 from tests.handlers.harness import World, texts
 
@@ -34,6 +34,7 @@ FAMILIES: dict[str, set[str]] = {
     "link.list.": {k.value for k in AccountKind} | {i.kind for i in load_directory()},
     "unknown.": {"text", "photo", "sticker", "oversized", "other"},
     "page.": {r.value for r in Refusal},
+    "page.channel.": {c.value for c in Channel},
 }
 
 
