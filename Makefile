@@ -44,13 +44,16 @@ typecheck: $(VENV)/.installed-dev
 unit: $(VENV)/.installed-dev debian-packages
 	$(BIN)/pytest -q --durations=25
 
-# Debian packages the tests drive for real: Chromium (the secure page in a browser) and
-# HAProxy (several `certmate run` behind a load balancer). Installed when missing (root,
-# or passwordless sudo); a no-op once they are there. The tests fail, never skip, without.
-DEBIAN_PACKAGES := chromium chromium-driver haproxy
+# Debian packages the tests drive for real: Chromium (the secure page in a browser), a
+# Korean font (Nanum: the page's screenshots show Hangul, not empty boxes) and HAProxy
+# (several `certmate run` behind a load balancer). Installed when missing (root, or
+# passwordless sudo); a no-op once they are there. The tests fail, never skip, without.
+DEBIAN_PACKAGES := chromium chromium-driver fonts-nanum haproxy
+KOREAN_FONT := /usr/share/fonts/truetype/nanum/NanumGothic.ttf
 debian-packages:
 	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ] \
-	      || [ ! -x /usr/sbin/haproxy ]; } && command -v apt-get >/dev/null 2>&1; then \
+	      || [ ! -f $(KOREAN_FONT) ] || [ ! -x /usr/sbin/haproxy ]; } \
+	    && command -v apt-get >/dev/null 2>&1; then \
 	    sudo=""; \
 	    if [ "$$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; fi; \
 	    echo "installing $(DEBIAN_PACKAGES) for the tests (apt-get)"; \

@@ -11,6 +11,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 
@@ -89,6 +90,14 @@ async def checked_keyring(settings: Settings, database: Database) -> KeyringSour
 def _records(counts: Mapping[str, int]) -> str:
     ids = ", ".join(sorted(counts))
     return f"{sum(counts.values())} sealed record(s) under key id(s) {ids}"
+
+
+def parse_now(text: str, timezone: str) -> datetime:
+    """A `--now ISO8601` moment (`chat`, `remind`): one written without an offset is read
+    in `timezone` (`[reminders] timezone`, the zone new users' days are counted in), so
+    both commands read `2026-06-01T09:05` alike. ValueError when it is no ISO 8601 time."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(timezone))
 
 
 def clock_from(start: datetime | None) -> Clock:

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from bot.config import ConfigError, Settings, load_settings
 
 EXIT_USAGE = 1
+_NOW = "(without an offset: in [reminders] timezone)"
 
 
 class UsageError(Exception):
@@ -85,54 +86,87 @@ def build_parser() -> argparse.ArgumentParser:
         "chat",
         parents=[config],
         help="talk to certmate in the terminal (or play a script)",
+        description="Talk to certmate in the terminal, with the same conversation and "
+        "database as the chat channels: choices are numbered (type the number or the "
+        "label), /upload PATH… sends files, passwords are read without echo. Ctrl-D or "
+        "Ctrl-C ends it. With --script, play one user action per line and print the "
+        "transcript as JSON lines.",
     )
     chat.add_argument("--script", metavar="FILE", help="one user action per line; JSON out")
     chat.add_argument("--user", default="console", help="the console user (default: console)")
     chat.add_argument(
         "--out", default=".", metavar="DIR", help="where documents the bot sends are written"
     )
-    chat.add_argument("--now", metavar="ISO8601", help="run the session with this clock")
+    chat.add_argument("--now", metavar="ISO8601", help=f"run the session with this clock {_NOW}")
 
     commands.add_parser(
         "run",
         parents=[config],
-        help="the main job: reminders on schedule (and the channels, as they are built)",
+        help="the main job: the chat channels, the secure page and reminders on schedule",
+        description="The main job, until Ctrl-C or SIGTERM: the HTTP server (/healthz, "
+        "/metrics, the secure page), Telegram when [telegram] token is set, KakaoTalk when "
+        "[kakao] enabled, and the reminder sweep every [reminders] sweep_minutes. The log "
+        "says which channels are on, and for each one off the setting that turns it on.",
     )
     remind = commands.add_parser(
         "remind",
         parents=[config],
         help="run one reminder sweep now (what the scheduler runs)",
+        description="Run the reminder sweep `run` runs, once, and print what was sent "
+        "(with --dry-run: what would be sent, sending nothing); one line when nothing was.",
     )
-    remind.add_argument("--now", metavar="ISO8601", help="sweep as if it were this moment")
+    remind.add_argument("--now", metavar="ISO8601", help=f"sweep as if it were this moment {_NOW}")
     remind.add_argument("--dry-run", action="store_true", help="show what would be sent")
     remind.add_argument("--json", action="store_true", help="one JSON object per reminder")
 
     status = commands.add_parser(
-        "status", parents=[config], help="the cluster from the database: work and processes"
+        "status",
+        parents=[config],
+        help="the cluster from the database: work and processes",
+        description="Show the whole cluster, read from the database: schema revision, "
+        "updates waiting and dead, reminders by status, and every process's roll call.",
     )
     status.add_argument("--json", action="store_true", help="one JSON object")
 
-    database = commands.add_parser("db", parents=[config], help="database maintenance")
+    database = commands.add_parser(
+        "db",
+        parents=[config],
+        help="database maintenance",
+        description="Database maintenance: apply migrations, or copy into another database.",
+    )
     database_commands = database.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     database_commands.add_parser(
-        "upgrade", parents=[config], help="apply pending migrations (run does this at start)"
+        "upgrade",
+        parents=[config],
+        help="apply pending migrations (run does this at start)",
+        description="Apply pending migrations to [database] url and print the revision "
+        "(run, chat and remind do this at start too).",
     )
     copy = database_commands.add_parser(
         "copy",
         parents=[config],
         help="copy every row into another database, e.g. PostgreSQL (resumable, verified)",
+        description="Copy every row of [database] url into the database at --to (e.g. "
+        "PostgreSQL), in batches; a stopped copy resumes, and the copy is verified.",
     )
     copy.add_argument("--to", required=True, metavar="URL", help="the database to copy into")
     copy.add_argument(
         "--batch-size", type=_positive, default=1_000, help="rows copied per transaction"
     )
 
-    keys = commands.add_parser("keys", parents=[config], help="master key maintenance")
+    keys = commands.add_parser(
+        "keys",
+        parents=[config],
+        help="master key maintenance",
+        description="Master key maintenance.",
+    )
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     rotate = keys_commands.add_parser(
         "rotate",
         parents=[config],
         help="make a new master key and re-wrap every data key with it (resumable)",
+        description="Make a new master key and re-wrap every data key with it; a stopped "
+        "rotation resumes where it was.",
     )
     rotate.add_argument(
         "--batch-size", type=_positive, default=500, help="records moved per transaction"

@@ -11,10 +11,18 @@ import socket
 import sys
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from bot.app import build_services, checked_keyring, clock_from, notifiers, open_database
+from bot.app import (
+    build_services,
+    checked_keyring,
+    clock_from,
+    notifiers,
+    open_database,
+    parse_now,
+)
 from bot.channels.kakao_events import event_notifier
 from bot.channels.telegram import TelegramNotifier, build_application
 from bot.config import Settings
@@ -31,12 +39,9 @@ EXIT_FAILED = 1
 
 def run_remind(args: argparse.Namespace, settings: Settings) -> int:
     try:
-        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+        now = parse_now(args.now, settings.reminders.timezone) if args.now else datetime.now(UTC)
     except ValueError:
         print(f"certmate remind: --now {args.now!r} is not an ISO 8601 time", file=sys.stderr)  # noqa: T201
-        return EXIT_FAILED
-    if now.tzinfo is None:
-        print("certmate remind: --now needs a time zone (e.g. +09:00)", file=sys.stderr)  # noqa: T201
         return EXIT_FAILED
     try:
         deliveries, failed = asyncio.run(_remind(settings, now, dry_run=args.dry_run))
@@ -45,6 +50,9 @@ def run_remind(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     for delivery in deliveries:
         print(_json(delivery) if args.json else _line(delivery, args.dry_run))  # noqa: T201
+    if not deliveries:  # one line, on stderr with --json (stdout stays one object a line)
+        local = now.astimezone(ZoneInfo(settings.reminders.timezone))
+        print(_nothing_due(local, args.dry_run), file=sys.stderr if args.json else sys.stdout)
     if failed:
         print(f"certmate remind: {failed} reminder(s) gave up after retries", file=sys.stderr)  # noqa: T201
     return EXIT_OK
@@ -94,6 +102,12 @@ def _json(delivery: Delivery) -> str:
         },
         ensure_ascii=False,
     )
+
+
+def _nothing_due(now: datetime, dry_run: bool) -> str:
+    """The one line of a sweep that sent nothing (none was due, or none could be sent)."""
+    verb = "would be sent" if dry_run else "sent"
+    return f"certmate remind: no reminder {verb} at {now.isoformat(timespec='minutes')}"
 
 
 def _line(delivery: Delivery, dry_run: bool) -> str:

@@ -110,6 +110,7 @@ async def _run(settings: Settings) -> None:
         pacer = pacer_for(database)  # Telegram's and the Event API's schedules, shared
         adapters = _adapters(settings, assistant, client, pacer=pacer, metrics=metrics, name=name)
         channels = await start_channels(adapters, app, pacer)
+        _log_channels_off(settings)
         server = Server(
             app,
             settings.http.host,
@@ -303,6 +304,29 @@ def _http_app(
     app = build_app(settings.http, metrics=metrics, database=database)
     add_page_routes(app, SecurePages(assistant))
     return app
+
+
+def _log_channels_off(settings: Settings) -> None:
+    """Say which channels are off and the setting that turns each on (after the lines of
+    those on), and warn when KakaoTalk's secure-page links cannot open on a phone."""
+    if not settings.telegram.token:
+        log.info(
+            "Telegram is off: set [telegram] token (or CERTMATE_TELEGRAM__TOKEN) to turn it on"
+        )
+    if not settings.kakao.enabled:
+        log.info(
+            "KakaoTalk is off: set [kakao] enabled = true (or CERTMATE_KAKAO__ENABLED=true),"
+            " with a [kakao] secret of 16 characters or more, to turn it on"
+        )
+    elif not settings.http.base_url.startswith("https://"):
+        log.warning(
+            "KakaoTalk is on, but [http] public_url is not an https address (links go to"
+            " %s): the secure page's links will not open on a phone; set [http] public_url"
+            " to this server's public https address",
+            settings.http.base_url,
+        )
+    if not settings.telegram.token and not settings.kakao.enabled:
+        log.warning("no chat channel is on: only the HTTP server and reminder sweeps run")
 
 
 def _adapters(

@@ -20,6 +20,8 @@ from aiohttp import web
 
 from handlers.pages import PageView, SecurePages
 
+BOT_NAME: Final = "certmate"
+"""Who asks, as the bot calls itself in every chat."""
 PAGE_ROUTE: Final = "/u/{token}"
 SCRIPT_PATH: Final = "/static/secure-page.js"
 STYLE_PATH: Final = "/static/secure-page.css"
@@ -77,16 +79,18 @@ async def _submit(request: web.Request) -> web.Response:
     if answer.file_name:
         file = {"name": answer.file_name, "data": base64.b64encode(answer.file_data).decode()}
     return web.json_response(
-        {"done": answer.done, "messages": answer.messages, "file": file},
+        {"done": answer.done, "stored": answer.stored, "messages": answer.messages, "file": file},
         status=answer.status,
         headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 
 def render(view: PageView, token: str) -> str:
-    """The page's HTML: a form for an open link, a short explanation for any other."""
+    """The page's HTML: who asks and until when, then a form for an open link (a short
+    explanation for any other), a result area that replaces the instructions once the
+    link is used, and what happens to the files."""
     w = view.words
-    content = f"<p>{_e(view.refusal)}</p>" if view.refusal else _form(view)
+    content = f'<p class="refusal">{_e(view.refusal)}</p>' if view.refusal else _form(view)
     data = {
         "token": token,
         "key": view.public_key,
@@ -97,40 +101,53 @@ def render(view: PageView, token: str) -> str:
         "back-to-chat": w.back_to_chat,
         "download": w.download,
         "too-big": w.too_big,
+        "mismatch": w.mismatch,
+        "done-title": w.done_title,
+        "closed-title": w.closed_title,
     }
     attributes = " ".join(f'data-{name}="{_e(value)}"' for name, value in data.items())
+    title = f"{BOT_NAME} · {w.title}" if w.title else BOT_NAME
+    about = "".join(
+        f'<p class="{name}">{_e(text)}</p>\n'
+        for name, text in (("asker", w.asker), ("expires", w.expires))
+        if text
+    )
     return f"""<!doctype html>
 <html lang="{_e(w.locale)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
-<title>{_e(w.title)}</title>
+<title>{_e(title)}</title>
 <link rel="stylesheet" href="{STYLE_PATH}">
 <script src="{SCRIPT_PATH}" defer></script>
 </head>
 <body {attributes}>
+<main>
+<header class="brand"><span class="mark" aria-hidden="true"></span>{BOT_NAME}</header>
 <h1>{_e(w.title)}</h1>
+{about}<section id="instructions">
 {content}
+</section>
 <div id="status" role="status" aria-live="polite"></div>
-<div id="result"></div>
-<p class="note">{_e(w.privacy)}</p>
+<section id="result" hidden>
+<h2 id="result-title"></h2>
+<div id="result-messages"></div>
+</section>
+{_facts(view)}</main>
 </body>
 </html>
 """
 
 
 def _form(view: PageView) -> str:
+    """The instructions and the form. On the export page the certificate's password comes
+    first (it proves the right to the key), then the PFX's new one, typed twice."""
     w = view.words
     fields = ""
     if view.asks_files:
         fields += f"""<label for="files">{_e(w.files_label)}</label>
 <input id="files" name="files" type="file" multiple accept=".der,.key,.zip,.pfx,.p12">
-"""
-    if view.needs_new_password:
-        fields += f"""<label for="new-password">{_e(w.new_password_label)}</label>
-<input id="new-password" name="new-password" type="password" autocomplete="new-password"
- minlength="{view.new_password_minimum}" required>
 """
     if view.needs_password:
         # Not required to register: a certificate alone, with no password, registers for
@@ -140,11 +157,33 @@ def _form(view: PageView) -> str:
 <input id="password" name="password" type="password" autocomplete="off"{required}>
 """
     else:
-        fields += f"<p>{_e(w.no_password_needed)}</p>\n"
-    return f"""<p>{_e(w.lead)}</p>
+        fields += f'<p class="no-password">{_e(w.no_password_needed)}</p>\n'
+    if view.needs_new_password:
+        minimum = view.new_password_minimum
+        fields += f"""<label for="new-password">{_e(w.new_password_label)}</label>
+<input id="new-password" name="new-password" type="password" autocomplete="new-password"
+ minlength="{minimum}" required>
+<label for="new-password-again">{_e(w.new_password_again_label)}</label>
+<input id="new-password-again" name="new-password-again" type="password"
+ autocomplete="new-password" minlength="{minimum}" required>
+"""
+    return f"""<p class="lead">{_e(w.lead)}</p>
 <form id="page-form" autocomplete="off">
-{fields}<button id="submit" type="submit">{_e(w.submit)}</button>
+{fields}<button id="submit" class="primary" type="submit">{_e(w.submit)}</button>
 </form>"""
+
+
+def _facts(view: PageView) -> str:
+    """What happens to the files and the password, in a few plain sentences."""
+    w = view.words
+    if not w.facts:
+        return ""
+    items = "".join(f"<li>{_e(fact)}</li>" for fact in w.facts)
+    return f"""<section class="facts">
+<h2>{_e(w.facts_title)}</h2>
+<ul>{items}</ul>
+</section>
+"""
 
 
 def _e(text: str) -> str:

@@ -10,18 +10,23 @@ lock, rate limit and password lockout.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.assistant import Assistant
+from handlers.dates import SEOUL
 from handlers.envelope import EnvelopeError, open_envelope
 from handlers.flows.export import PFX_PASSWORD_MIN
 from handlers.i18n import Texts
 from handlers.messages import Inbound, PageForm, Reply, SendDocument
-from storage import certificates, links, users
+from storage import audit, certificates, links, users
 from storage.errors import NotFound
 from storage.links import OpenedLink, Purpose, Refusal
+from storage.models import AuditAction, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +35,18 @@ class PageWords:
 
     locale: str
     title: str = ""
+    """The page's heading (the browser's title adds the bot's name before it)."""
+    asker: str = ""
+    """Who is asking: the bot, and the channel the link was sent in."""
+    expires: str = ""
+    """Until when the link works (the user's clock), and that it works once."""
     lead: str = ""
     files_label: str = ""
     password_label: str = ""
     new_password_label: str = ""
+    new_password_again_label: str = ""
+    mismatch: str = ""
+    """The two new passwords differ: said by the script, before anything is sent."""
     no_password_needed: str = ""
     submit: str = ""
     working: str = ""
@@ -43,7 +56,13 @@ class PageWords:
     no_webcrypto: str = ""
     back_to_chat: str = ""
     download: str = ""
-    privacy: str = ""
+    done_title: str = ""
+    """The heading that replaces the instructions once something was stored or exported."""
+    closed_title: str = ""
+    """The heading when the link closed with nothing done (a lockout, a used link)."""
+    facts_title: str = ""
+    facts: tuple[str, ...] = ()
+    """What happens to the files and the password, one sentence each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +92,9 @@ class PageAnswer:
     messages: list[str]
     done: bool = False
     """The link is used up: the page shows the result and no form."""
+    stored: bool = False
+    """This submission registered a certificate or returned a file: the page says it
+    succeeded only then (a lockout also uses the link up)."""
     file_name: str = ""
     file_data: bytes = field(default=b"", repr=False)
 
@@ -92,14 +114,21 @@ class SecurePages:
             texts = services.catalog.texts(user.locale)
             key = base64.urlsafe_b64encode(found.public_key).decode().rstrip("=")
             if found.purpose is Purpose.EXPORT:
-                return await _export_view(session, texts, found, key)
+                return await _export_view(session, texts, user, found, key)
         held = bool(found.details.get("held"))
         return PageView(
             _words(
                 texts,
                 title=texts("page.title_register"),
+                asked=(user, found.expires_at),
                 lead=texts("page.lead_held" if held else "page.lead_register"),
                 submit=texts("page.submit_register"),
+                done_title=texts("page.done_register"),
+                facts=(
+                    texts("page.fact_sealed_register"),
+                    texts("page.fact_password"),
+                    texts("page.fact_kept"),
+                ),
             ),
             purpose=found.purpose,
             public_key=key,
@@ -114,6 +143,7 @@ class SecurePages:
                 texts = services.catalog.texts(None)
                 return PageAnswer(410, [texts(f"page.{found.value}")], done=True)
             user = await users.get(session, found.owner_id)
+            before = await _last_audit_id(session, found.owner_id)
         texts = services.catalog.texts(user.locale)
         try:
             submission = open_envelope(found.private_key, envelope, token, services.settings.limits)
@@ -130,16 +160,44 @@ class SecurePages:
         handled = await self.assistant.handle_page(Inbound(user.channel, user.user_key, page=form))
         messages = [item.text for item in handled.out if isinstance(item, Reply)]
         document = next((item for item in handled.out if isinstance(item, SendDocument)), None)
+        if document is not None:
+            messages = _downloaded(texts, messages, document.filename)
+        async with services.database.read() as session:
+            registered = await _registered_since(session, found.owner_id, before)
         return PageAnswer(
             200,
             messages,
             done=not handled.page_open,
+            stored=document is not None or (found.purpose is Purpose.REGISTER and registered),
             file_name=document.filename if document else "",
             file_data=document.data if document else b"",
         )
 
 
-async def _export_view(session: AsyncSession, texts: Texts, link: OpenedLink, key: str) -> PageView:
+def _downloaded(texts: Texts, messages: Sequence[str], filename: str) -> list[str]:
+    """The page's words for a file it hands over: the browser downloaded it, so the chat's
+    "delete the file from this chat" (`export.sent`) becomes where to delete it here."""
+    chat_line = texts("export.sent", filename=filename)
+    page_line = texts("page.export_saved", filename=filename)
+    return [page_line if message == chat_line else message for message in messages]
+
+
+async def _last_audit_id(session: AsyncSession, owner_id: int) -> int:
+    events = await audit.list_for_owner(session, owner_id)
+    return max((event.id or 0 for event in events), default=0)
+
+
+async def _registered_since(session: AsyncSession, owner_id: int, after_id: int) -> bool:
+    """Whether a certificate was registered (its audit event) after event `after_id`."""
+    events = await audit.list_for_owner(session, owner_id)
+    return any(
+        (event.id or 0) > after_id and event.action == AuditAction.UPLOAD for event in events
+    )
+
+
+async def _export_view(
+    session: AsyncSession, texts: Texts, user: User, link: OpenedLink, key: str
+) -> PageView:
     """The export page: which passwords it asks depends on the certificate and format."""
     certificate_id, target = link.details.get("id"), link.details.get("target")
     if not isinstance(certificate_id, int):
@@ -155,8 +213,18 @@ async def _export_view(session: AsyncSession, texts: Texts, link: OpenedLink, ke
         holder=row.holder,
         format="PFX" if pfx else "NPKI (zip)",
     )
+    facts = ((texts("page.fact_sealed_export"),) if needs_password else ()) + (
+        texts("page.fact_download"),
+        texts("page.fact_delete_download"),
+    )
     words = _words(
-        texts, title=texts("page.title_export"), lead=lead, submit=texts("page.submit_export")
+        texts,
+        title=texts("page.title_export"),
+        asked=(user, link.expires_at),
+        lead=lead,
+        submit=texts("page.submit_export"),
+        done_title=texts("page.done_export"),
+        facts=facts,
     )
     return PageView(
         words,
@@ -170,17 +238,39 @@ async def _export_view(session: AsyncSession, texts: Texts, link: OpenedLink, ke
 
 
 def _refused(texts: Texts, refusal: Refusal) -> PageView:
-    return PageView(_words(texts, title="certmate"), refusal=texts(f"page.{refusal.value}"))
+    return PageView(
+        _words(texts, title=texts("page.refused_title")), refusal=texts(f"page.{refusal.value}")
+    )
 
 
-def _words(texts: Texts, *, title: str, lead: str = "", submit: str = "") -> PageWords:
+def _words(
+    texts: Texts,
+    *,
+    title: str,
+    asked: tuple[User, datetime] | None = None,
+    lead: str = "",
+    submit: str = "",
+    done_title: str = "",
+    facts: tuple[str, ...] = (),
+) -> PageWords:
+    """The page's texts; `asked`: the link's owner and when it expires, for who asks and
+    until when."""
+    asker = expires = ""
+    if asked is not None:
+        user, expires_at = asked
+        asker = texts("page.asker", channel=texts(f"page.channel.{user.channel}"))
+        expires = texts("page.expires", time=expires_at.astimezone(_zone(user)).strftime("%H:%M"))
     return PageWords(
         texts.locale,
         title=title,
+        asker=asker,
+        expires=expires,
         lead=lead,
         files_label=texts("page.files_label"),
         password_label=texts("page.password_label"),
         new_password_label=texts("page.new_password_label", minimum=PFX_PASSWORD_MIN),
+        new_password_again_label=texts("page.new_password_again_label"),
+        mismatch=texts("page.new_password_mismatch"),
         no_password_needed=texts("page.no_password_needed"),
         submit=submit,
         working=texts("page.working"),
@@ -189,5 +279,16 @@ def _words(texts: Texts, *, title: str, lead: str = "", submit: str = "") -> Pag
         no_webcrypto=texts("page.no_webcrypto"),
         back_to_chat=texts("page.back_to_chat"),
         download=texts("page.download"),
-        privacy=texts("page.privacy"),
+        done_title=done_title,
+        closed_title=texts("page.closed_title"),
+        facts_title=texts("page.facts_title") if facts else "",
+        facts=facts,
     )
+
+
+def _zone(user: User) -> ZoneInfo:
+    """The link owner's time zone (Asia/Seoul when theirs is unknown), as the chat uses."""
+    try:
+        return ZoneInfo(user.timezone)
+    except (ValueError, ZoneInfoNotFoundError):
+        return SEOUL

@@ -9,16 +9,20 @@ and take `browser` as an argument. Each test gets its own Chromium with a fresh 
 serves the page on its own loop, run them with `await asyncio.to_thread(...)`.
 
 For downloads, open a browser with `make_browser(download_dir=...)` or point the fixture's
-browser at a directory with `set_download_dir`, then `wait_for_download`.
+browser at a directory with `set_download_dir`, then `wait_for_download`. For a phone,
+`as_phone` sets the viewport (390×844 CSS pixels by default) and `screenshot` takes it.
 
-Chromium and chromedriver come from apt (`make test` installs them). When they are missing
-the fixture fails rather than skips: CI must not go green without the browser.
+Chromium, chromedriver and a Korean font (Nanum) come from apt (`make test` installs
+them). When they are missing the tests fail rather than skip: CI must not go green
+without the browser, nor with screenshots of Korean drawn as empty boxes.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -89,6 +93,40 @@ def make_browser(download_dir: Path | None = None) -> Iterator[webdriver.Chrome]
             yield driver
         finally:
             driver.quit()
+
+
+def require_korean_font() -> None:
+    """Fail the test unless fontconfig knows a font with Hangul (Debian's fonts-nanum)."""
+    found = ""
+    fc_list = shutil.which("fc-list")
+    if fc_list:
+        listing = subprocess.run(
+            [fc_list, ":lang=ko", "family"], capture_output=True, text=True, check=False
+        )
+        found = listing.stdout.strip()
+    if not found:
+        pytest.fail(
+            "screenshots need a Korean font; none found (fc-list :lang=ko). "
+            "`make test` installs it (apt-get install fonts-nanum).",
+            pytrace=False,
+        )
+
+
+def as_phone(driver: webdriver.Chrome, width: int = 390, height: int = 844) -> None:
+    """Show pages as a phone of `width`×`height` CSS pixels does (mobile viewport, the
+    page's `<meta name="viewport">` honoured, 2 device pixels per CSS pixel)."""
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 2, "mobile": True},
+    )
+
+
+def screenshot(driver: webdriver.Chrome, path: Path) -> bytes:
+    """The viewport as PNG, written to `path` too."""
+    taken = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+    data = base64.b64decode(taken["data"])
+    path.write_bytes(data)
+    return data
 
 
 def set_download_dir(driver: webdriver.Chrome, download_dir: Path) -> None:

@@ -7,20 +7,42 @@
   const body = document.body;
   const form = document.getElementById("page-form");
   const status = document.getElementById("status");
+  const instructions = document.getElementById("instructions");
   const result = document.getElementById("result");
+  const resultTitle = document.getElementById("result-title");
+  const resultMessages = document.getElementById("result-messages");
   const fileInput = document.getElementById("files");
   const password = document.getElementById("password");
   const newPassword = document.getElementById("new-password");
+  const newPasswordAgain = document.getElementById("new-password-again");
   const submit = document.getElementById("submit");
   const encoder = new TextEncoder();
 
-  function say(lines, kind) {
-    status.textContent = "";
-    status.className = kind || "";
+  function paragraphs(element, lines) {
+    element.textContent = "";
     for (const line of lines) {
       const p = document.createElement("p");
       p.textContent = line;
-      status.appendChild(p);
+      element.appendChild(p);
+    }
+  }
+
+  function say(lines, kind) {
+    paragraphs(status, lines);
+    status.className = kind || "";
+  }
+
+  // The link is used up: the result replaces the instructions. It says "done" only when
+  // this submission stored a certificate or returned a file; else the link just closed.
+  function finish(answer) {
+    instructions.hidden = true;
+    say([], "");
+    result.className = answer.stored ? "stored" : "closed";
+    resultTitle.textContent = answer.stored ? body.dataset.doneTitle : body.dataset.closedTitle;
+    paragraphs(resultMessages, answer.messages.concat([body.dataset.backToChat]));
+    result.hidden = false;
+    if (answer.file) {
+      offerFile(answer.file);
     }
   }
 
@@ -94,13 +116,21 @@
     link.href = url;
     link.download = file.name;
     link.id = "download";
-    link.textContent = body.dataset.download + " (" + file.name + ")";
+    link.className = "primary";
+    link.textContent = body.dataset.download;
+    link.title = file.name;
     result.appendChild(link);
     link.click();
   }
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    if (newPasswordAgain && newPassword.value !== newPasswordAgain.value) {
+      say([body.dataset.mismatch], "retry"); // said before anything is sent
+      newPasswordAgain.value = "";
+      newPasswordAgain.focus();
+      return;
+    }
     submit.disabled = true;
     say([body.dataset.working], "working");
     let answer;
@@ -130,13 +160,10 @@
     }
     if (newPassword) {
       newPassword.value = "";
+      newPasswordAgain.value = "";
     }
     if (answer.done) {
-      form.hidden = true;
-      say(answer.messages.concat([body.dataset.backToChat]), "done");
-      if (answer.file) {
-        offerFile(answer.file);
-      }
+      finish(answer);
     } else {
       say(answer.messages, "retry");
       submit.disabled = false;

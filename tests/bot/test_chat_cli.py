@@ -187,6 +187,17 @@ def test_now_sets_the_clock_for_d_day_counts(tmp_path: Path) -> None:
     assert "--now 'next tuesday' is not an ISO 8601 time" in bad.stderr
 
 
+@pytest.mark.usefixtures("npki_files")
+def test_a_now_without_offset_is_read_in_the_configured_time_zone(tmp_path: Path) -> None:
+    """`--now 2026-05-31T23:30` is 23:30 in `[reminders] timezone` (Seoul), as `remind`
+    reads it: still May 31, D-31 (read as UTC it would be June 1 in Seoul, D-30)."""
+    lines = ["/upload npki/signCert.der", "/press 알림용으로만 등록", "/certs"]
+    run = chat(tmp_path, lines, "--now", "2026-05-31T23:30")
+    assert run.code == 0, run.stderr
+    assert "D-31" in _texts(run.entries)
+    assert "D-30" not in _texts(run.entries)
+
+
 @pytest.mark.parametrize(
     ("lines", "error"),
     [

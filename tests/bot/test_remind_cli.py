@@ -98,11 +98,30 @@ def test_console_reminders_show_at_the_next_chat(registered: Path) -> None:
     assert "1일 뒤에 다시 알림" in reminder["buttons"]
 
 
-def test_remind_needs_a_time_zone_on_now(tmp_path: Path) -> None:
-    """A --now without an offset is ambiguous: refused with a clear message."""
-    run = _certmate(tmp_path, "remind", "--now", "2026-06-01T09:05")
-    assert run.returncode == 1
-    assert "time zone" in run.stderr
+def test_a_now_without_offset_is_read_in_the_configured_time_zone(registered: Path) -> None:
+    """`--now 2026-06-01T08:55` is 08:55 in `[reminders] timezone` (Seoul): still quiet
+    hours, nothing is sent (read as UTC it would be 17:55 in Seoul, and would send);
+    09:05 sends the D-30 reminder, exactly as `2026-06-01T09:05+09:00` would."""
+    assert _remind(registered, "2026-06-01T08:55") == []
+    (reminder,) = _remind(registered, "2026-06-01T09:05")
+    assert (reminder["threshold_days"], reminder["kind"]) == (30, "expiry")
+    bad = _certmate(registered, "remind", "--now", "next tuesday")
+    assert bad.returncode == 1
+    assert bad.stderr == "certmate remind: --now 'next tuesday' is not an ISO 8601 time\n"
+
+
+def test_a_sweep_that_sends_nothing_says_so_in_one_line(registered: Path) -> None:
+    """Nothing due: one line saying no reminder was sent at that moment, on the clock of
+    `[reminders] timezone` (on stdout; with --json on stderr, so stdout stays one JSON
+    object per reminder)."""
+    plain = _certmate(registered, "remind", "--now", "2026-05-25T10:00+09:00")
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout == "certmate remind: no reminder sent at 2026-05-25T10:00+09:00\n"
+    dry = _certmate(registered, "remind", "--now", "2026-05-25T10:00", "--dry-run")
+    assert dry.stdout == "certmate remind: no reminder would be sent at 2026-05-25T10:00+09:00\n"
+    quiet = _certmate(registered, "remind", "--now", "2026-05-25T01:00Z", "--json")
+    assert quiet.stdout == ""
+    assert quiet.stderr == "certmate remind: no reminder sent at 2026-05-25T10:00+09:00\n"
 
 
 def test_run_sweeps_at_start_and_stops_gracefully_on_sigterm(registered: Path) -> None:

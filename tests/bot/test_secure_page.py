@@ -209,7 +209,8 @@ async def test_five_wrong_passwords_lock_and_use_the_link(
     site: Site, holder: Holder, seed_key: bytes
 ) -> None:
     """The page shares the chat's lockout: the fifth wrong password locks the
-    certificate for 15 minutes and the link is used up."""
+    certificate for 15 minutes and the link is used up, with nothing stored (the page
+    must not show it as a success)."""
     url = await _register_link(site)
     files = _pair(holder, seed_key)
     for attempt in range(1, 5):
@@ -221,7 +222,7 @@ async def test_five_wrong_passwords_lock_and_use_the_link(
     status, answer = await page_client.submit_form(
         site.client, url, page_client.form(files, "wrong")
     )
-    assert answer["done"] is True
+    assert (answer["done"], answer["stored"]) == (True, False)
     assert "10:15까지 잠겼어요" in "\n".join(answer["messages"])
     again = await page_client.open_page(site.client, url)
     assert again.status == 410
@@ -236,7 +237,7 @@ async def test_the_password_never_reaches_the_disk_and_a_used_link_has_no_key(
     status, answer = await page_client.submit_form(
         site.client, url, page_client.form(_pair(holder, seed_key), PASSWORD)
     )
-    assert (status, answer["done"]) == (200, True)
+    assert (status, answer["done"], answer["stored"]) == (200, True, True)
     async with site.world.database.read() as session:
         (link,) = (await session.scalars(sa.select(SecureLink))).all()
     assert link.used_at is not None
@@ -262,6 +263,7 @@ async def test_a_telegram_user_can_type_the_password_on_the_page_instead(
     assert link.url.startswith(site.base + "/u/")
     page = await page_client.open_page(site.client, link.url)
     assert "대화창에서 받은 파일이 있어요" in page.html
+    assert "텔레그램의 certmate 대화에서 보낸 링크예요." in page.html
     status, answer = await page_client.submit_form(
         site.client, link.url, page_client.form({}, PASSWORD)
     )

@@ -34,6 +34,12 @@ def _status(driver: webdriver.Chrome, contains: str) -> str:
     return str(driver.find_element(By.ID, "status").text)
 
 
+def _result(driver: webdriver.Chrome) -> str:
+    """Wait until the result replaced the instructions; returns what it says."""
+    WebDriverWait(driver, 20).until(lambda d: d.find_element(By.ID, "result").is_displayed())
+    return str(driver.find_element(By.ID, "result").text)
+
+
 def _fill_and_submit(driver: webdriver.Chrome, files: list[Path], password: str) -> None:
     if files:
         chooser = driver.find_element(By.ID, "files")
@@ -62,7 +68,8 @@ async def test_registration_in_a_real_browser(
     assert "(1/5)" in wrong
     # The form stays, files still chosen: only the password is typed again.
     await asyncio.to_thread(_fill_and_submit, browser, [], PASSWORD)
-    done = await asyncio.to_thread(_status, browser, "대화창으로 돌아가셔도 돼요")
+    done = await asyncio.to_thread(_result, browser)
+    assert "대화창으로 돌아가셔도 돼요" in done
     assert "홍길동" in done
     assert not await asyncio.to_thread(browser.find_element(By.ID, "page-form").is_displayed)
 
@@ -105,7 +112,7 @@ async def test_an_export_downloads_in_a_real_browser(
     assert "(1/5)" in wrong
     assert not list(downloads.glob("*"))
     await asyncio.to_thread(_fill_and_submit, browser, [], PASSWORD)
-    await asyncio.to_thread(_status, browser, "대화창으로 돌아가셔도 돼요")
+    assert "대화창으로 돌아가셔도 돼요" in await asyncio.to_thread(_result, browser)
     saved = await asyncio.to_thread(wait_for_download, downloads)
     assert saved.name.endswith("-NPKI.zip")
     archive = zipfile.ZipFile(io.BytesIO(saved.read_bytes()))

@@ -32,7 +32,7 @@ from handlers.messages import Unsupported
 from handlers.present import Window
 from npki.errors import ENGLISH, placeholders
 from storage.links import Refusal
-from storage.models import AccountKind, Platform
+from storage.models import AccountKind, Channel, Platform
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("handlers", "bot")
@@ -55,6 +55,7 @@ FAMILIES: dict[str, frozenset[str]] = {
     "policy.": frozenset(p.name for p in npki.POLICIES.values()),
     "inspect.": frozenset(p.value for p in Problem),
     "lang.": frozenset(LOCALES),
+    "page.channel.": frozenset({Channel.TELEGRAM, Channel.KAKAO, Channel.CONSOLE}),
 }
 # The parameters that name a text key, by the name of the function called.
 KEY_PARAMETERS: dict[str, tuple[tuple[int, str], ...]] = {
