@@ -175,9 +175,9 @@ class SecurePages:
 
 
 def _downloaded(texts: Texts, messages: Sequence[str], filename: str) -> list[str]:
-    """The page's words for a file it hands over: the browser downloaded it, so the chat's
-    "delete the file from this chat" (`export.sent`) becomes where to delete it here."""
-    chat_line = texts("export.sent", filename=filename)
+    """The page's words for a file it hands over: the flow's line (`export.downloaded`, also
+    copied into the chat) becomes the page's own, which points at its save button."""
+    chat_line = texts("export.downloaded", filename=filename)
     page_line = texts("page.export_saved", filename=filename)
     return [page_line if message == chat_line else message for message in messages]
 

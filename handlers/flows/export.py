@@ -51,6 +51,8 @@ from storage.models import AuditAction, Certificate
 
 NAME: Final = "export"
 PFX_PASSWORD_MIN: Final = 6
+DOWNLOADED: Final = "export.downloaded"
+"""What is said of a file the secure page handed over: a download, not a chat message."""
 _UNSAFE_NAME: Final = re.compile(r"[^\w.-]+")
 
 
@@ -179,7 +181,7 @@ async def _from_page(ctx: Context, form: PageForm) -> None:
     if not row.has_private_key:  # a public certificate only: nothing secret to guard
         files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
         ctx.say("export.certificate_only")
-        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files), DOWNLOADED)
         return
     if not form.password:  # a leaked link alone never hands out the key
         ctx.say("page.password_empty")
@@ -193,7 +195,7 @@ async def _from_page(ctx: Context, form: PageForm) -> None:
         ctx.keep_page_open()
         return
     data = Data(certificate_id=row.id, target=target)
-    wrong = await _export(ctx, row, data, form.password, new_password)
+    wrong = await _export(ctx, row, data, form.password, new_password, said=DOWNLOADED)
     if wrong is not None:  # said on the page, whose link stays open for another try
         ctx.say("page.wrong_password", tries=wrong.failures, max=lockout.tries(ctx))
         ctx.keep_page_open()
@@ -215,7 +217,7 @@ async def _export_in_chat(
     new_password: bytes | None,
 ) -> State | None:
     """The certificate password typed in the chat: a wrong one is asked for again there."""
-    wrong = await _export(ctx, row, data, password, new_password)
+    wrong = await _export(ctx, row, data, password, new_password, said="export.sent")
     if wrong is None:
         return None
     ctx.ask_secret("add.wrong_password", tries=wrong.failures, max=lockout.tries(ctx))
@@ -235,9 +237,12 @@ async def _export(
     data: Data,
     password: bytes,
     new_password: bytes | None,
+    *,
+    said: str,
 ) -> _Wrong | None:
-    """Open the key with `password` and send the file; a lockout is said here, a wrong
-    password is returned for the caller to say where it was typed."""
+    """Open the key with `password` and send the file (saying `said`, as `_send`); a
+    lockout is said here, a wrong password is returned for the caller to say where it
+    was typed."""
     assert row.id is not None  # noqa: S101
     files = await certificates.open_files(ctx.session, ctx.services.vault, ctx.user_id, row.id)
     keys = await _key_names(ctx, files, row)
@@ -256,15 +261,15 @@ async def _export(
     await lockout.opened(ctx, keys)
     if data.target == "pfx" and new_password is not None:
         pfx = await ctx.services.worker.run(npki.export_pfx, opened, new_password)
-        await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx)
+        await _send(ctx, row, f"{_file_stem(row)}.pfx", pfx, said)
         ctx.say("export.pfx_sent")
         return None
     if "signPri.key" in files:  # the originals, as they came: the password proved the right
-        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files))
+        await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, files), said)
         return None
     pair = await ctx.services.worker.run(npki.export_npki_pair, opened, password)
     converted = {"signCert.der": pair.sign_cert, "signPri.key": pair.sign_key}
-    await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, converted))
+    await _send(ctx, row, f"{_file_stem(row)}-NPKI.zip", npki_zip(row, converted), said)
     return None
 
 
@@ -286,11 +291,14 @@ async def _open(
     return next((item.opened for item in items if item.opened is not None), None)
 
 
-async def _send(ctx: Context, row: Certificate, filename: str, data: bytes) -> None:
-    """Send the file; every export is an audit event."""
+async def _send(
+    ctx: Context, row: Certificate, filename: str, data: bytes, said: str = "export.sent"
+) -> None:
+    """Send the file and say so with the text `said` (in the chat "delete it from this
+    chat", on the page a download); every export is an audit event."""
     ctx.send_document(filename, data)
     await audit.record(ctx.session, ctx.user_id, AuditAction.EXPORT, ctx.now, row.fingerprint)
-    ctx.say("export.sent", filename=filename)
+    ctx.say(said, filename=filename)
 
 
 def npki_zip(row: Certificate, files: dict[str, bytes]) -> bytes:

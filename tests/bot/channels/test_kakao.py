@@ -311,6 +311,11 @@ async def test_export_goes_through_the_secure_page_and_the_file_comes_back_there
     assert result["file"]["name"].endswith(".pfx")
     opened = npki.open_pfx(pfx, b"new-pfx-pass")
     assert opened.certificate.holder == "홍길동"
+    # The chat's copy of the result tells the truth: the file was a download on the page,
+    # not a message of this chat (KakaoTalk sends no files, and nothing to delete here).
+    copy = texts(await site.say(USER, "안녕"))
+    assert "보안 페이지에서 내려받을 수 있게 했어요" in copy
+    assert "이 대화에서" not in copy
 
 
 async def test_a_leaked_export_link_alone_does_not_give_the_key(
