@@ -322,18 +322,35 @@ async def _try_password(
     if not waiting:  # a flow begun before keys were named so: nothing to match it with
         ctx.say("add.stopped", *await ctx.main_menu())
         return None
-    wrong: list[tuple[str, ...]] = []
+    wrong: list[npki.BundleItem] = []
     checklist = False
     for item in waiting:
-        keys = _keys(item)
         if item.opened is not None:
-            checklist |= await _register_with_key(ctx, item, keys)
+            checklist |= await _register_with_key(ctx, item, _keys(item))
         else:  # a wrong password and a key not its certificate's get one answer: no oracle
-            wrong.append(keys)
+            wrong.append(item)
+    if wrong and len(wrong) < len(waiting):
+        return _ask_for_the_others(ctx, files, wrong, source)
     if wrong:
-        return await _wrong(ctx, files, wrong, source)
+        return await _wrong(ctx, files, [_keys(item) for item in wrong], source)
     await _done(ctx, checklist)
     return None
+
+
+def _ask_for_the_others(
+    ctx: Context, files: dict[str, bytes], others: list[npki.BundleItem], source: Source
+) -> State | None:
+    """The password opened some of the certificates (now registered) but not `others`:
+    they have passwords of their own, asked for by name. Not counted as wrong tries, since
+    the password was right for another of them."""
+    holders = ", ".join(item.certificate.holder for item in others)
+    match source:
+        case OnPage(previous=previous):
+            return _page_retry(ctx, previous, "add.ask_password_others", holders=holders)
+        case InChat():
+            ctx.ask_secret("add.ask_password_others", holders=holders)
+            pending = [_keys(item)[0] for item in others]
+            return _state(Step.PASSWORD, Data(pending=pending), files)
 
 
 async def _done(ctx: Context, checklist: bool) -> None:

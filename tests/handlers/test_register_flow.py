@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests import factory
+from tests.conftest import Holder
 from tests.handlers.conftest import PASSWORD
 from tests.handlers.harness import World, buttons, texts
 
@@ -86,3 +88,26 @@ async def test_a_password_typed_after_the_flow_timed_out_is_still_deleted(
     assert {"type": "delete", "message": "2"} in reply
     assert "15분 동안 답이 없어서" in texts(reply)
     assert "등록했어요" not in texts(reply)
+
+
+async def test_two_certificates_with_different_passwords_in_one_zip(
+    world: World, tmp_path: Path, holder: Holder, other_holder: Holder, seed_key: bytes
+) -> None:
+    """Issue 14 item 6: the first password registers the first certificate; the second is
+    then asked for by name, and the first password is not counted against it."""
+    other_key = factory.seed_cbc_sha1_key(other_holder.plain, b"other-pass-77")
+    files = {
+        "A/signCert.der": holder.cert_der, "A/signPri.key": seed_key,
+        "B/signCert.der": other_holder.cert_der, "B/signPri.key": other_key,
+    }  # fmt: skip
+    bundle = tmp_path / "npki.zip"
+    bundle.write_bytes(factory.make_zip(files))
+    chat = world.chat()
+    await chat.upload(bundle)
+    first = texts(await chat.say(PASSWORD))
+    assert "인증서를 등록했어요.\n홍길동" in first
+    assert "김철수 인증서는 이 비밀번호로 열리지 않았어요" in first
+    assert "맞지 않아요" not in first  # no try counted: the password was right for 홍길동
+    second = texts(await chat.say("other-pass-77"))
+    assert "인증서를 등록했어요.\n김철수" in second
+    assert "등록을 마쳤어요" in second
