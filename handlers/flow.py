@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,6 +97,18 @@ Outcome = State | HandOver | None
 """What `start` and `resume` return."""
 
 
+PAGE_ONLY_TEXTS: Final = {
+    "help.text": "help.text_page",
+    "unknown.text": "unknown.text_page",
+    "unknown.photo": "unknown.photo_page",
+    "start.privacy": "start.privacy_page",
+    "privacy.text": "privacy.text_page",
+}
+"""Texts that promise files or deleted messages in chat, and what they say instead on a
+channel that takes neither (KakaoTalk: files and passwords go through the secure page).
+`Context.say` picks the variant, so every flow and the engine say what is true there."""
+
+
 class Unhandled(Exception):
     """A flow did not expect this event; the engine answers with help and keeps the state."""
 
@@ -151,7 +163,10 @@ class Context:
         return typed_word(text) in self.services.catalog.words("words.yes")
 
     def say(self, key: str, *choices: Choice, **values: Any) -> None:
-        """Answer with the text `key` (filled with `values`) and optional buttons."""
+        """Answer with the text `key` (filled with `values`) and optional buttons; where
+        the channel takes no files or passwords in chat, its `PAGE_ONLY_TEXTS` variant."""
+        if self.page_only:
+            key = PAGE_ONLY_TEXTS.get(key, key)
         self.out.append(Reply(self.texts(key, **values), choices))
 
     def ask_secret(self, key: str, *choices: Choice, **values: Any) -> None:

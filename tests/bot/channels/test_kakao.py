@@ -593,3 +593,19 @@ async def test_a_typed_word_or_menu_label_is_understood_over_http(
     assert expected in said, said
     assert "기대한 답이 아니에요" not in said
     assert "무엇을 도와드릴까요" not in said
+
+
+async def test_no_text_promises_what_kakaotalk_cannot_do(site: Site) -> None:
+    """KakaoTalk takes no files in chat, deletes nothing and sends no files: /start, help,
+    the fallback, a photo's answer and /privacy say the secure page instead."""
+    said = [
+        texts(await site.say(USER, "/start")),
+        texts(await site.say(USER, "/help")),
+        texts(await site.say(USER, "아무 말")),
+        texts(await site.say(USER, "사진", params={"secureimage": "{}"})),
+        texts(await site.say(USER, "/privacy")),
+    ]
+    for text in said:
+        for untrue in ("보내셔도", "바로 지워요", "파일로 보내 주세요", "파일을 보내시면"):
+            assert untrue not in text, (untrue, text)
+    assert all("보안 페이지" in text for text in said[:5]), said
