@@ -63,9 +63,10 @@ class ConsoleUser:
     """A person at a terminal: a bare number or label presses a button of the latest reply."""
     _counter: int = 0
     _choices: tuple[Choice, ...] = ()
-    """The buttons of the most recent bot message that had any (for `/press`)."""
+    """The buttons of the most recent answer that had any (for `/press`)."""
     _latest: tuple[Choice, ...] = ()
-    """The buttons of the very latest reply (for typed numbers and labels)."""
+    """The buttons of the very latest answer, all its replies' in the order shown (for
+    typed numbers and labels)."""
     expects_secret: bool = False
     """The last reply asked for a password: read the next line without echo."""
     _written: set[Path] = field(default_factory=set)
@@ -76,12 +77,13 @@ class ConsoleUser:
         outbound = await self.handle(inbound)
         if any(isinstance(o, Delete) and o.message_ref == inbound.message_ref for o in outbound):
             entry = {"type": "user", "text": MASK}
-        for item in outbound:
-            if isinstance(item, Reply):
-                if item.choices:
-                    self._choices = item.choices
-                self._latest = item.choices
-                self.expects_secret = item.expects_secret
+        replies = [item for item in outbound if isinstance(item, Reply)]
+        shown = tuple(choice for reply in replies for choice in reply.choices)
+        if shown:
+            self._choices = shown
+        if replies:  # one answer's buttons are numbered on, reply after reply (`render`)
+            self._latest = shown
+            self.expects_secret = replies[-1].expects_secret
         return entry, outbound
 
     def save_document(self, document: SendDocument) -> Path:
@@ -129,8 +131,10 @@ class ConsoleUser:
         return inbound(text=line), {"type": "user", "text": line}
 
     def _typed_choice(self, text: str) -> Choice | None:
-        """Interactive only: a number or a label of the latest reply's buttons presses it."""
-        if not self.interactive or self.expects_secret or not self._latest:
+        """Interactive only: a number or a label of the latest answer's buttons presses it,
+        at a password prompt too (a password is never "1" or "알림용으로만 등록", and
+        taking one as a password would count a wrong try)."""
+        if not self.interactive or not self._latest:
             return None
         if text.isdigit() and 1 <= int(text) <= len(self._latest):
             return self._latest[int(text) - 1]
@@ -215,11 +219,14 @@ def masked_echo(prompt: str, line: str, columns: int) -> str:
 def render(user: ConsoleUser, outbound: list[Outbound]) -> str:
     """The bot's actions as text for a person at a terminal."""
     lines: list[str] = []
+    number = 0  # one numbering for the whole answer, as typed numbers are read
     for item in outbound:
         match item:
             case Reply():
                 lines.append(item.text)
-                lines.extend(f"  {i}. {c.label}" for i, c in enumerate(item.choices, start=1))
+                for choice in item.choices:
+                    number += 1
+                    lines.append(f"  {number}. {choice.label}")
             case Delete():
                 lines.append("  (비밀번호 메시지를 지웠어요 / password message deleted)")
             case SendDocument():
