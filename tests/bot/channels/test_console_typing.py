@@ -19,7 +19,8 @@ def _user(world: World) -> ConsoleUser:
 
 
 def _number_beside(screen: str, label: str) -> str:
-    (number,) = re.findall(rf"^  (\d+)\. {re.escape(label)}$", screen, flags=re.M)
+    numbers: list[str] = re.findall(rf"^  (\d+)\. {re.escape(label)}$", screen, flags=re.M)
+    (number,) = numbers
     return number
 
 
