@@ -252,7 +252,7 @@ class Assistant:
             return await page_flow.flow.start(ctx, event)
         if isinstance(event, Command):
             if event.name == CANCEL:
-                ctx.say("cancel.done" if state else "cancel.nothing", *await ctx.main_menu())
+                ctx.say(_cancelled(state), *await ctx.main_menu())
                 return None
             spec = self.flows.commands.get(event.name)
             if spec is None:
@@ -384,3 +384,11 @@ def _gone(ctx: Context, mark: int, event: Event, *, secret_next: bool) -> None:
     ctx.out[mark:] = kept
     if secret_next and isinstance(event, Text) and not kept:
         ctx.delete(event.message_ref)
+
+
+def _cancelled(state: State | None) -> str:
+    """What /cancel says: that nothing was going on, that it stopped, and that files or a
+    typed detail it held are deleted only when it held some."""
+    if state is None:
+        return "cancel.nothing"
+    return "cancel.done_held" if state.secret is not None else "cancel.done"

@@ -56,6 +56,8 @@ def _block(ctx: Context, item: Due) -> str:
         status = ctx.texts("reminder.expired")
     elif days == 0:
         status = ctx.texts("reminder.expiry_day")
+    elif days == 1 and window is Window.OPEN:  # urgent: what to do today
+        status = ctx.texts("reminder.last_day")
     elif window is Window.OPEN:
         status = ctx.texts("reminder.open")
     else:

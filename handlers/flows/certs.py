@@ -191,7 +191,8 @@ async def _delete(ctx: Context, certificate_id: int) -> None:
     linked = await accounts.list_for_certificate(ctx.session, ctx.user_id, certificate_id)
     await certificates.delete(ctx.session, ctx.user_id, certificate_id)
     await audit.record(ctx.session, ctx.user_id, AuditAction.DELETE, ctx.now, row.fingerprint)
-    ctx.say("certs.deleted", *await ctx.main_menu(), holder=row.holder, accounts=len(linked))
+    said = "certs.deleted" if linked else "certs.deleted_no_accounts"  # no "0곳 … 지웠어요"
+    ctx.say(said, *await ctx.main_menu(), holder=row.holder, accounts=len(linked))
 
 
 def _expiry(ctx: Context, row: Certificate) -> str:

@@ -188,7 +188,7 @@ async def _set_thresholds(ctx: Context, days: tuple[int, ...]) -> None:
     ctx.user.reminder_thresholds = list(days)
     ctx.user.updated_at = ctx.now
     await certificates.replan(ctx.session, ctx.user_id, ctx.now)
-    ctx.say("remind.saved")
+    ctx.say("remind.saved_days", days=_days_label(ctx, days))
 
 
 async def _snooze(ctx: Context, ids: tuple[int, ...], days: int) -> None:

@@ -194,7 +194,9 @@ async def test_delete_by_typing_yes(
     row = await _only_certificate(world)
     await _plan_reminder(world, row)
     await _open_delete(chat)
-    assert "삭제했어요" in texts(await chat.say(typed))
+    said = texts(await chat.say(typed))
+    assert "홍길동 인증서를 삭제했어요. 인증서 파일과 예정된 알림을 모두 지웠어요." in said
+    assert "0곳" not in said  # nothing linked: no empty claim
     await _assert_gone(world, row)
 
 

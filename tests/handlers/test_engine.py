@@ -318,10 +318,13 @@ async def test_cancel_leaves_the_flow_and_shreds_its_files(
     reply = await chat.say("/cancel")
     assert "취소할 진행 중인 일이 없어요" in texts(reply)
     assert buttons(reply) == MENU
+    await chat.say("/remind")  # a flow that holds nothing: no claim that something was deleted
+    await chat.press("직접 정하기")
+    assert texts(await chat.say("/cancel")) == "진행하던 일을 취소했어요."
     await chat.upload(*pair_files)
     assert (await _console_state(world)) is not None
     reply = await chat.say("/cancel")
-    assert "진행하던 일을 취소했어요. 받은 파일은 지웠어요" in texts(reply)
+    assert "진행하던 일을 취소했어요. 맡아 두었던 파일과 정보는 지웠어요." in texts(reply)
     assert buttons(reply) == MENU
     assert await _console_state(world) is None
     async with world.database.read() as session:

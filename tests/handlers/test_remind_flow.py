@@ -85,10 +85,12 @@ async def test_bad_custom_days_are_refused(world: World, typed: str) -> None:
     nothing stored, and the next good answer is still taken."""
     chat = world.chat()
     said = await _custom(world, chat, typed)
-    assert "1~60 사이의 서로 다른 날짜를 6개까지 입력해 주세요" in said
+    assert "1부터 60까지의 서로 다른 일수를 6개까지" in said
     assert (await _user(world)).reminder_thresholds is None
     out = await world.handle(Inbound(Channel.CONSOLE, "console", message_ref="e", text="30 10 3"))
-    assert [o.text for o in out if isinstance(o, Reply)] == ["저장했어요."]
+    assert [o.text for o in out if isinstance(o, Reply)] == [
+        "저장했어요. 이제 만료 30·10·3일 전에 알려 드릴게요."
+    ]
     assert (await _user(world)).reminder_thresholds == [30, 10, 3]
 
 
@@ -160,5 +162,5 @@ async def test_cancel_leaves_custom_days(world: World) -> None:
     await chat.press("직접 정하기")
     assert "취소했어요" in texts(await chat.say("/cancel"))
     out = await world.handle(Inbound(Channel.CONSOLE, "console", message_ref="x", text="30 10"))
-    assert "저장했어요." not in [o.text for o in out if isinstance(o, Reply)]
+    assert not [o for o in out if isinstance(o, Reply) and o.text.startswith("저장했어요")]
     assert (await _user(world)).reminder_thresholds is None

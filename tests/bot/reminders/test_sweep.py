@@ -243,3 +243,15 @@ async def test_notices_and_users_cascade(database: Database, sweeper: Sweeper) -
     async with database.read() as session:
         assert (await session.scalars(sa.select(Notice))).all() == []
         assert (await session.scalars(sa.select(User))).all() == []
+
+
+async def test_the_d1_reminder_is_urgent_and_says_what_to_do_today(
+    database: Database, sweeper: Sweeper
+) -> None:
+    """At D-1 the message says renew today (after the expiry day only a new certificate
+    with an identity check at the bank), not "do it soon" (issue 14 item 8)."""
+    await seed(database, 1)
+    (sent,) = await sweeper.run(kst(2026, 6, 30, 9, 5))
+    assert sent.threshold_days == 1
+    assert "내일이 만료일이에요. 오늘 갱신해 주세요." in sent.text
+    assert "미리 해 두세요" not in sent.text
