@@ -92,7 +92,7 @@ async def test_an_english_conversation_shows_no_korean(
     await chat.say("wrong-password")
     await chat.say(PASSWORD)
     for line in ("/certs", "/press 홍길동 · 2026-07-01", "/renew", "/export",
-                 "/press PFX (iPhone/Mac)", "short", "/cancel", "/link", "/press Shinhan Bank",
+                 "/press PFX file", "short", "/cancel", "/link", "/press Shinhan Bank",
                  "/press Skip", "/press Skip", "/deleteme", "no"):  # fmt: skip
         await chat.say(line)
     english_part = chat.transcript[start:]

@@ -296,7 +296,7 @@ async def test_a_password_typed_after_an_export_expired_is_still_deleted(
     chat = world.chat()
     await register(chat, *pair_files)
     await chat.say("/export")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     if step == "current":
         await chat.say("new-pfx-password")
     world.clock.advance(minutes=16)
@@ -533,7 +533,7 @@ async def test_a_password_typed_for_a_deleted_certificate_is_taken_off_the_chat(
     chat and the user told the certificate is gone."""
     await register(world.chat(), *pair_files)
     out = await world.handle(_console(command="export"))
-    out = await world.handle(_console(button=_choice(out, "PFX (아이폰·맥)")))
+    out = await world.handle(_console(button=_choice(out, "PFX 파일")))
     out = await world.handle(_console(message_ref="new", text="new-pfx-pass"))
     out = await world.handle(_console(message_ref="again", text="new-pfx-pass"))
     assert any(r.expects_secret for r in _replies(out)), out  # now the certificate's

@@ -56,7 +56,7 @@ async def _exports(world: World) -> list[str | None]:
 
 async def _pfx_export(chat: Chat, current_password: str) -> list[dict[str, Any]]:
     await chat.say("/export")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     await chat.say(PFX_PASSWORD)
     return await chat.say(current_password)
 
@@ -95,7 +95,7 @@ async def test_pfx_asks_both_passwords_deletes_and_masks_them(
     chat = world.chat()
     await register(chat, *pair_files)
     await chat.say("/export")
-    reply = await chat.press("PFX (아이폰·맥)")
+    reply = await chat.press("PFX 파일")
     assert "PFX 파일에 걸 비밀번호를 정해서 입력해 주세요 (6자 이상)" in texts(reply)
     reply = await chat.say(PFX_PASSWORD)
     assert reply[0] == {"type": "user", "text": "••••••"}
@@ -106,7 +106,7 @@ async def test_pfx_asks_both_passwords_deletes_and_masks_them(
     assert reply[1]["type"] == "delete"
     path = _document(reply)
     assert path.name == "홍길동-2026-07-01.pfx"
-    assert "파일 앱에서 PFX를 열고" in texts(reply)
+    assert "아이폰의 은행·증권 앱에는 PFX를 바로 넣을 수 없어요" in texts(reply)
     opened = npki.open_pfx(path.read_bytes(), PFX_PASSWORD.encode())
     assert opened.certificate.der == holder.cert_der
     assert _private_der(opened.private_key) == _private_der(holder.key)
@@ -126,7 +126,7 @@ async def test_a_short_pfx_password_is_asked_again(
     chat = world.chat()
     await register(chat, *pair_files)
     await chat.say("/export")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     reply = await chat.say("12345")
     assert reply[0] == {"type": "user", "text": "••••••"}
     assert "비밀번호는 6자 이상이어야 해요" in texts(reply)
@@ -175,7 +175,7 @@ async def test_reminders_only_certificate_exports_the_certificate_alone(
     signCert.der alone, saying why, and asks no password."""
     chat = world.chat()
     await register_reminders_only(chat, pair_files[0])
-    for choice in ("PFX (아이폰·맥)", "NPKI (zip)"):
+    for choice in ("PFX 파일", "NPKI (zip)"):
         await chat.say("/export")
         reply = await chat.press(choice)
         assert "개인키 없이 인증서 파일만 보내 드려요" in texts(reply)
@@ -243,7 +243,7 @@ async def test_restart_between_the_two_pfx_passwords(
     chat = world.chat()
     await register(chat, *pair_files)
     await chat.say("/export")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     await chat.say(PFX_PASSWORD)
     world.restart()
     path = _document(await chat.say(PASSWORD))

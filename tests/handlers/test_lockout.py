@@ -115,7 +115,7 @@ async def test_export_counts_against_the_same_key_as_registration(
     await chat.upload(*pair_files)
     assert "등록했어요" in texts(await chat.say(PASSWORD))
     await chat.say("/export")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     await chat.say("new-pfx-password")
     for attempt in range(1, 5):
         assert f"({attempt}/5)" in texts(await chat.say("wrong-password"))

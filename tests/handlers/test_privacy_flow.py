@@ -38,7 +38,7 @@ async def _everything(chat: Chat, pair_files: tuple[Path, Path], other_cert: Pat
     await link_account(chat, "신한은행", number="110-123-456789", certificate="홍길동 · 2026-07-01")
     await chat.say("/export")
     await chat.press("홍길동 · 2026-07-01")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     await chat.say("new-pfx-password")
     assert "(1/5)" in texts(await chat.say("not-the-password"))
     await chat.say("/cancel")

@@ -222,9 +222,10 @@ async def test_no_linked_institutions_gives_an_empty_checklist(
 async def test_steps_follow_the_users_phone(
     world: World, pair_files: tuple[Path, Path], platform: str | None
 ) -> None:
-    """The renewal steps are those for the phone chosen at /start (Android: delete the saved
-    login/certificate info and pick the renewed one; iPhone: delete the old certificate
-    from the certificate center), or all of them when none was chosen."""
+    """The renewal steps are those for the phone chosen at /start (Android and iPhone: apps
+    keep certificates per app, so the renewed one is moved into the others with the app's
+    인증서 가져오기 and the website's PC→스마트폰 인증서 복사), or all of them when none
+    was chosen."""
     chat = world.chat()
     if platform is not None:
         await chat.say("/start")
@@ -234,10 +235,12 @@ async def test_steps_follow_the_users_phone(
     for name, heading in STEPS.items():
         assert (heading in said) is (name == platform), heading
     if platform == "안드로이드":
-        assert "저장된 로그인·인증서 정보를 삭제해요" in said
-        assert "갱신된 인증서를 선택해요" in said
+        assert "2021년 11월 이후 앱은 인증서를 앱마다 따로 보관해요" in said
+    if platform in ("안드로이드", "아이폰"):
+        assert "'인증서 가져오기'" in said
+        assert "'PC→스마트폰 인증서 복사'" in said
     if platform == "아이폰":
-        assert "예전 인증서를 삭제하고 갱신된 인증서를 다시 등록해요" in said
+        assert "아이폰은 인증서를 앱마다 따로 보관해요" in said
 
 
 async def test_expired_certificate_needs_a_new_issuance(

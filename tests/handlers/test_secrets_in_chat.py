@@ -29,13 +29,13 @@ async def test_no_password_on_disk_or_in_the_transcript(
     assert "등록했어요" in texts(await chat.say(PASSWORD))
     await link_account(chat, "신한은행", number=NUMBER, nickname="월급")
     await chat.say("/export")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     await chat.say(PFX_PASSWORD)
     await chat.say(PASSWORD)
     await chat.say("/export")
     await chat.press("NPKI (zip)")
     await chat.say("/export")
-    await chat.press("PFX (아이폰·맥)")
+    await chat.press("PFX 파일")
     await chat.say(PFX_PASSWORD)  # left waiting, sealed, for the certificate password
     exported = tuple(
         Path(e["path"]) for e in chat.transcript if e["type"] == "document"

@@ -291,7 +291,7 @@ async def test_export_goes_through_the_secure_page_and_the_file_comes_back_there
     """KakaoTalk cannot carry files: "PFX" answers with a page that asks for the new PFX
     password and the certificate's own (a short new one, or a wrong own one, can be
     retried there), and hands back a PFX that opens with the new one."""
-    url, page = await _export_page(site, holder, seed_key, "PFX (아이폰·맥)")
+    url, page = await _export_page(site, holder, seed_key, "PFX 파일")
     assert 'id="new-password"' in page.html
     assert 'id="password"' in page.html
     for password, new_password, said in (
@@ -438,7 +438,7 @@ async def test_a_certificate_list_reads_as_a_list_card(
     items = buttons(answer)
     assert {item["title"].split(" · ")[0] for item in items} == {"홍길동", "김철수"}
     chosen = await site.press(USER, items[0]["title"])
-    assert "PFX (아이폰·맥)" in labels(chosen)
+    assert "PFX 파일" in labels(chosen)
     _assert_fits(chosen)
 
 
