@@ -10,10 +10,12 @@
                      leaked link alone gives nothing secret.
     FORMAT --> CURRENT : "NPKI (zip)" for a certificate that came as a PFX (converted)
     FORMAT --> NEW : "PFX": the password the PFX will have
-    NEW --> CURRENT : the certificate's own password, to open the key
+    NEW --> NEW_AGAIN : typed a second time
+    NEW_AGAIN --> NEW : the two differ (said before anything is exported)
+    NEW_AGAIN --> CURRENT : the certificate's own password, to open the key
     CURRENT --> [*] : the file is sent (wrong password: retry, lockout after 5)
 
-The PFX password is asked first and held sealed for that one step, so that
+The PFX password is asked first (twice) and held sealed for those steps, so that
 the certificate password, asked last, is used at once and never kept.
 Both messages are deleted from the chat. Every export is an audit event.
 """
@@ -60,6 +62,7 @@ class Step(StrEnum):
     PICK_CERT = "pick_cert"
     FORMAT = "format"
     NEW = "new"
+    NEW_AGAIN = "new_again"
     CURRENT = "current"
 
 
@@ -126,10 +129,12 @@ class ExportFlow:
         row = await certificates.get_active(ctx.session, ctx.user_id, data.certificate_id)
         if isinstance(event, Press) and isinstance(event.action, AsNpki | AsPfx):
             return await _chosen(ctx, row, "npki" if isinstance(event.action, AsNpki) else "pfx")
-        if isinstance(event, Text) and state.step in (Step.NEW, Step.CURRENT):
+        if isinstance(event, Text) and state.step in (Step.NEW, Step.NEW_AGAIN, Step.CURRENT):
             ctx.delete(event.message_ref)  # a password: out of the chat first
             if state.step == Step.NEW:
                 return _new_password(ctx, data, event.text)
+            if state.step == Step.NEW_AGAIN:
+                return _new_password_again(ctx, data, event.text, state.secret)
             return await _export_in_chat(ctx, row, data, event.text.encode(), state.secret)
         raise Unhandled
 
@@ -205,8 +210,18 @@ def _new_password(ctx: Context, data: Data, text: str) -> State:
     if len(text) < PFX_PASSWORD_MIN or "\x00" in text:
         ctx.ask_secret("export.new_password_short", minimum=PFX_PASSWORD_MIN)
         return State(NAME, Step.NEW, data.model_dump())
+    ctx.ask_secret("export.ask_new_password_again")
+    return State(NAME, Step.NEW_AGAIN, data.model_dump(), text.encode())
+
+
+def _new_password_again(ctx: Context, data: Data, text: str, first: bytes | None) -> State:
+    """The new PFX password typed a second time: a mismatch is said before anything is
+    exported, and both are asked again."""
+    if first is None or text.encode() != first:
+        ctx.ask_secret("export.new_password_mismatch", minimum=PFX_PASSWORD_MIN)
+        return State(NAME, Step.NEW, data.model_dump())
     ctx.ask_secret("export.ask_current_password")
-    return State(NAME, Step.CURRENT, data.model_dump(), text.encode())
+    return State(NAME, Step.CURRENT, data.model_dump(), first)
 
 
 async def _export_in_chat(

@@ -299,6 +299,7 @@ async def test_a_password_typed_after_an_export_expired_is_still_deleted(
     await chat.press("PFX 파일")
     if step == "current":
         await chat.say("new-pfx-password")
+        await chat.say("new-pfx-password")
     world.clock.advance(minutes=16)
     reply = await chat.say(PASSWORD)
     assert reply[0] == {"type": "user", "text": "••••••"}

@@ -58,6 +58,7 @@ async def _pfx_export(chat: Chat, current_password: str) -> list[dict[str, Any]]
     await chat.say("/export")
     await chat.press("PFX 파일")
     await chat.say(PFX_PASSWORD)
+    await chat.say(PFX_PASSWORD)
     return await chat.say(current_password)
 
 
@@ -100,6 +101,9 @@ async def test_pfx_asks_both_passwords_deletes_and_masks_them(
     reply = await chat.say(PFX_PASSWORD)
     assert reply[0] == {"type": "user", "text": "••••••"}
     assert reply[1]["type"] == "delete"
+    assert "한 번 더 입력해 주세요" in texts(reply)
+    reply = await chat.say(PFX_PASSWORD)
+    assert reply[1]["type"] == "delete"
     assert "이제 인증서 비밀번호를 입력해 주세요" in texts(reply)
     reply = await chat.say(PASSWORD)
     assert reply[0] == {"type": "user", "text": "••••••"}
@@ -113,7 +117,7 @@ async def test_pfx_asks_both_passwords_deletes_and_masks_them(
     with pytest.raises(npki.WrongPassword):
         npki.open_pfx(path.read_bytes(), factory.PASSWORD)
     deleted = [e["message"] for e in chat.transcript if e["type"] == "delete"]
-    assert len(deleted) == 3  # the registration password, the PFX one, the certificate one
+    assert len(deleted) == 4  # the registration password, the PFX one twice, the certificate one
     assert PFX_PASSWORD not in str(chat.transcript)
     assert PASSWORD not in str(chat.transcript)
     assert len(await _exports(world)) == 1
@@ -130,7 +134,29 @@ async def test_a_short_pfx_password_is_asked_again(
     reply = await chat.say("12345")
     assert reply[0] == {"type": "user", "text": "••••••"}
     assert "비밀번호는 6자 이상이어야 해요" in texts(reply)
+    await chat.say(PFX_PASSWORD)
     assert "이제 인증서 비밀번호" in texts(await chat.say(PFX_PASSWORD))
+
+
+async def test_a_new_pfx_password_typed_differently_twice_is_asked_again(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """Issue 14 item 7: the new PFX password is typed twice; a mismatch is said before
+    anything is exported (no file, no audit event), and both are asked again."""
+    chat = world.chat()
+    await register(chat, *pair_files)
+    await chat.say("/export")
+    await chat.press("PFX 파일")
+    await chat.say(PFX_PASSWORD)
+    reply = await chat.say(PFX_PASSWORD + "x")
+    assert reply[1]["type"] == "delete"
+    assert "두 비밀번호가 달라요" in texts(reply)
+    assert not [e for e in reply if e.get("type") == "document"]
+    assert await _exports(world) == []
+    await chat.say(PFX_PASSWORD)
+    await chat.say(PFX_PASSWORD)
+    path = _document(await chat.say(PASSWORD))
+    npki.open_pfx(path.read_bytes(), PFX_PASSWORD.encode())
 
 
 async def test_wrong_certificate_password_retries_then_exports(
@@ -244,6 +270,7 @@ async def test_restart_between_the_two_pfx_passwords(
     await register(chat, *pair_files)
     await chat.say("/export")
     await chat.press("PFX 파일")
+    await chat.say(PFX_PASSWORD)
     await chat.say(PFX_PASSWORD)
     world.restart()
     path = _document(await chat.say(PASSWORD))

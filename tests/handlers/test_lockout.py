@@ -117,6 +117,7 @@ async def test_export_counts_against_the_same_key_as_registration(
     await chat.say("/export")
     await chat.press("PFX 파일")
     await chat.say("new-pfx-password")
+    await chat.say("new-pfx-password")
     for attempt in range(1, 5):
         assert f"({attempt}/5)" in texts(await chat.say("wrong-password"))
     await chat.say("/cancel")

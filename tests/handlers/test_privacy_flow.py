@@ -40,6 +40,7 @@ async def _everything(chat: Chat, pair_files: tuple[Path, Path], other_cert: Pat
     await chat.press("홍길동 · 2026-07-01")
     await chat.press("PFX 파일")
     await chat.say("new-pfx-password")
+    await chat.say("new-pfx-password")
     assert "(1/5)" in texts(await chat.say("not-the-password"))
     await chat.say("/cancel")
 

@@ -31,11 +31,13 @@ async def test_no_password_on_disk_or_in_the_transcript(
     await chat.say("/export")
     await chat.press("PFX 파일")
     await chat.say(PFX_PASSWORD)
+    await chat.say(PFX_PASSWORD)
     await chat.say(PASSWORD)
     await chat.say("/export")
     await chat.press("NPKI (zip)")
     await chat.say("/export")
     await chat.press("PFX 파일")
+    await chat.say(PFX_PASSWORD)
     await chat.say(PFX_PASSWORD)  # left waiting, sealed, for the certificate password
     exported = tuple(
         Path(e["path"]) for e in chat.transcript if e["type"] == "document"
@@ -65,7 +67,7 @@ async def test_no_password_on_disk_or_in_the_transcript(
         assert secret not in transcript
     masked = [e for e in chat.transcript if e == {"type": "user", "text": "••••••"}]
     deletes = [e for e in chat.transcript if e["type"] == "delete"]
-    assert len(masked) == len(deletes) == 6  # five passwords and the account number
+    assert len(masked) == len(deletes) == 8  # seven passwords (the PFX ones twice), the number
 
 
 async def test_a_password_typed_after_an_unreadable_file_is_still_deleted(

@@ -80,6 +80,7 @@ async def test_typed_passwords_cannot_be_carved_from_a_copy_after_the_flow(
     sent = await _exchange(api, channel, api.text_update(USER, "/export"))
     sent = await _press(api, channel, sent, "PFX")
     await _exchange(api, channel, api.text_update(USER, PFX_PASSWORD))
+    await _exchange(api, channel, api.text_update(USER, PFX_PASSWORD))  # typed twice
     last = api.text_update(USER, PASSWORD)
     await _exchange(api, channel, last)
     assert [name for name, _ in api.sent_documents(USER)] == ["홍길동-2026-07-01.pfx"]
