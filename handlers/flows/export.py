@@ -169,9 +169,14 @@ async def _chosen(ctx: Context, row: Certificate, target: Target) -> State | Non
     data = Data(certificate_id=row.id, target=target)
     if target == "pfx":
         ctx.ask_secret("export.ask_new_password", minimum=PFX_PASSWORD_MIN)
-        return State(NAME, Step.NEW, data.model_dump())
-    ctx.ask_secret("export.ask_current_password")
-    return State(NAME, Step.CURRENT, data.model_dump())
+        step = Step.NEW
+    else:
+        ctx.ask_secret("export.ask_current_password")
+        step = Step.CURRENT
+    if ctx.offers_page:  # as registration does: the passwords may go on the page instead
+        url = await page_url(ctx, Purpose.EXPORT, id=row.id, target=target)
+        ctx.link(url, "page.export_button", "page.export_password_intro")
+    return State(NAME, step, data.model_dump())
 
 
 async def _from_page(ctx: Context, form: PageForm) -> None:

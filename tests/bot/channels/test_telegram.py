@@ -581,3 +581,26 @@ async def test_the_password_request_offers_the_secure_page_as_a_web_app(
         else:
             assert buttons == []
             assert "http://127.0.0.1:9/u/" in page[0]["text"]
+
+
+async def test_an_export_offers_the_secure_page_for_its_passwords(
+    api: FakeBotApi, world: World, holder: Holder, seed_key: bytes
+) -> None:
+    """Issue 14 item 11: as registration does, the export's password request on Telegram
+    comes with the secure export page, where the passwords are typed and the file is
+    downloaded, instead of only asking in the chat."""
+    world.settings = replace(world.settings, public_url="https://certmate.example")
+    world.restart()
+    channel = _channel(world, api)
+    await channel.start()
+    try:
+        await _register(api, channel, holder, seed_key)
+        sent = await _exchange(api, channel, api.text_update(USER, "/export"))
+        sent = await _press(api, channel, sent, "PFX 파일")
+        await _exchange(api, channel, api.text_update(USER, "/cancel"))
+    finally:
+        await channel.stop(grace=5)
+    page = [m for m in sent if "보안 페이지에서 입력하고 파일도" in str(m.get("text", ""))]
+    assert len(page) == 1, _texts(sent)
+    (button,) = [b for row in page[0]["reply_markup"]["inline_keyboard"] for b in row]
+    assert button["web_app"]["url"].startswith("https://certmate.example/u/")
