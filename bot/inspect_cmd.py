@@ -38,7 +38,8 @@ class Problem(StrEnum):
     """What `inspect` itself refuses (npki's refusals have their own `npki.Reason`)."""
 
     NO_SIGNING_CERTIFICATE = "no_signing_certificate"
-    IS_FOLDER = "is_folder"
+    FOLDER_TOO_BIG = "folder_too_big"
+    EMPTY_FOLDER = "empty_folder"
     MISSING_FILE = "missing_file"
     UNREADABLE_FILE = "unreadable_file"
     BAD_NOW = "bad_now"
@@ -223,26 +224,58 @@ def _read_password(stdin: TextIO) -> bytes:
 
 
 def _read_files(paths: list[Path], limits: npki.Limits) -> dict[str, bytes]:
+    """Each path's bytes by its name; a folder (an NPKI folder, or one certificate's
+    folder) contributes every regular file under it, its certificates paired by folder
+    as in a zip, within the limits a zip has."""
     files: dict[str, bytes] = {}
     for path in paths:
-        try:
-            size = path.stat().st_size
-            if path.is_dir():
-                raise _usage(Problem.IS_FOLDER, path=str(path))
-            if size > limits.upload_bytes:
-                too_large = npki.UnsafeInput(
-                    npki.Reason.FILE_TOO_LARGE, name=str(path), limit=limits.upload_bytes
-                )
-                raise _failure_of(too_large)
-            with path.open("rb") as file:
-                files[str(path)] = file.read(limits.upload_bytes + 1)
-        except FileNotFoundError as error:
-            raise _usage(Problem.MISSING_FILE, path=str(path)) from error
-        except OSError as error:
-            raise _usage(
-                Problem.UNREADABLE_FILE, path=str(path), cause=str(error.strerror)
-            ) from error
+        for file in _files_under(path, limits) if path.is_dir() else [path]:
+            files[str(file)] = _read_file(file, limits)
+    if sum(len(data) for data in files.values()) > limits.zip_uncompressed_bytes:
+        folder = next((str(p) for p in paths if p.is_dir()), str(paths[0]))
+        raise _too_big(folder, limits)
     return files
+
+
+def _files_under(folder: Path, limits: npki.Limits) -> list[Path]:
+    """The regular files under `folder`, symbolic links not followed, at most as many
+    as a zip may list."""
+    found: list[Path] = []
+    for root, _dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(names):
+            candidate = Path(root) / name
+            if candidate.is_symlink() or not candidate.is_file():
+                continue
+            found.append(candidate)
+            if len(found) > limits.zip_entries:
+                raise _too_big(str(folder), limits)
+    if not found:
+        raise _usage(Problem.EMPTY_FOLDER, path=str(folder))
+    return found
+
+
+def _too_big(folder: str, limits: npki.Limits) -> _Failure:
+    return _usage(
+        Problem.FOLDER_TOO_BIG,
+        path=folder,
+        limit=str(limits.zip_entries),
+        size=str(limits.zip_uncompressed_bytes),
+    )
+
+
+def _read_file(path: Path, limits: npki.Limits) -> bytes:
+    try:
+        if path.stat().st_size > limits.upload_bytes:
+            too_large = npki.UnsafeInput(
+                npki.Reason.FILE_TOO_LARGE, name=str(path), limit=limits.upload_bytes
+            )
+            raise _failure_of(too_large)
+        with path.open("rb") as file:
+            return file.read(limits.upload_bytes + 1)
+    except FileNotFoundError as error:
+        raise _usage(Problem.MISSING_FILE, path=str(path)) from error
+    except OSError as error:
+        raise _usage(Problem.UNREADABLE_FILE, path=str(path), cause=str(error.strerror)) from error
 
 
 def _usage(problem: Problem, **params: str) -> _Failure:

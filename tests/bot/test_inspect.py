@@ -736,14 +736,38 @@ def test_a_refused_zip_says_which_limit(tmp_path: Path) -> None:
     assert error["message_ko"] == "zip 파일에 든 항목이 3개로 한도(2개)보다 많아서 열지 않았어요."
 
 
-def test_usage_errors_are_said_in_korean_too(tmp_path: Path) -> None:
-    """inspect's own refusals (here a folder) have a reason and a Korean message."""
-    (tmp_path / "NPKI").mkdir()
-    error = assert_failure(certmate(tmp_path, "inspect", "--json", "NPKI"), 1, "usage")
-    assert error["reason"] == "is_folder"
-    assert error["message"] == "NPKI is a folder: pass the files in it, or a zip of it."
+def test_an_npki_folder_is_read_as_it_lies_on_a_pc(
+    tmp_path: Path, holder: Holder, other_holder: Holder, seed_key: bytes
+) -> None:
+    """`inspect NPKI` reads the folder a PC keeps (CA > USER > cn=… > signCert.der and
+    signPri.key), each certificate with the key of its own folder."""
+    other_key = factory.seed_cbc_sha1_key(other_holder.plain, PASSWORD)
+    write(tmp_path, {
+        "NPKI/yessign/USER/cn=a/signCert.der": holder.cert_der,
+        "NPKI/yessign/USER/cn=a/signPri.key": seed_key,
+        "NPKI/yessign/USER/cn=b/signCert.der": other_holder.cert_der,
+        "NPKI/yessign/USER/cn=b/signPri.key": other_key,
+    })  # fmt: skip
+    run = inspect(tmp_path, "--json", "NPKI", password=PASSWORD)
+    assert run.status == 0, run.err
+    items = run.objects()
+    assert sorted(item["holder"] for item in items) == ["김철수", "홍길동"]
+    assert all(item["private_key"]["matches_certificate"] for item in items), items
+
+
+def test_a_folder_too_large_for_certificates_is_refused_in_both_languages(
+    tmp_path: Path,
+) -> None:
+    """inspect's own refusals have a reason and a Korean message: a folder holding more
+    files than a zip may list is not read."""
+    write(tmp_path, {f"NPKI/pad{i}.txt": b"x" for i in range(3)})
+    (tmp_path / "limits.toml").write_text("[limits]\nzip_entries = 2\n")
+    run = inspect(tmp_path, "--config", "limits.toml", "--json", "NPKI")
+    error = assert_failure(run, 1, "usage")
+    assert error["reason"] == "folder_too_big"
+    assert error["message"].startswith("NPKI was not read: it is too large")
     assert HANGUL.search(error["message_ko"])
-    assert error["message_ko"].startswith("NPKI 폴더는")
+    assert error["message_ko"].startswith("NPKI 폴더는 읽지 않았어요")
 
 
 @pytest.mark.parametrize(
