@@ -44,6 +44,8 @@ from storage.models import AccountKind
 NAME: Final = "link"
 POPULAR: Final = ("004", "088", "020", "081", "011", "003", "090", "092")
 NICKNAME_MAX: Final = 20
+SHOWN: Final = 8
+"""Matches of a typed name shown as buttons; more are said to exist."""
 
 
 class Step(StrEnum):
@@ -191,14 +193,18 @@ async def _list(ctx: Context, data: Data, kind: str) -> State:
 
 
 async def _search(ctx: Context, data: Data, text: str) -> State | None:
-    found = ctx.services.directory.search(text)
+    found = ctx.services.directory.search(text, limit=SHOWN + 1)
     if len(found) == 1:
         return await _ask_number(ctx, data, found[0])
     if not found:
         ctx.say("link.no_match", await ctx.button("link.another_way", ShowAll()), query=text)
         return State(NAME, Step.INSTITUTION, data.model_dump())
-    choices = [await _institution_button(ctx, i) for i in found]
-    ctx.say("link.matches", *choices, query=text)
+    choices = [await _institution_button(ctx, i) for i in found[:SHOWN]]
+    if len(found) > SHOWN:  # say that these are not all
+        choices.append(await ctx.button("link.another_way", ShowAll()))
+        ctx.say("link.matches_more", *choices, query=text, shown=SHOWN)
+    else:
+        ctx.say("link.matches", *choices, query=text)
     return State(NAME, Step.INSTITUTION, data.model_dump())
 
 

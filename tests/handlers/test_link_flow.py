@@ -299,3 +299,17 @@ async def test_no_certificate_no_link(world: World) -> None:
     reply = await world.chat().say("/link")
     assert "먼저 인증서를 등록해 주세요" in texts(reply)
     assert buttons(reply) == ["인증서 등록"]
+
+
+async def test_a_search_with_more_matches_than_shown_says_so(
+    world: World, pair_files: tuple[Path, Path]
+) -> None:
+    """Issue 14 item 8: "증권" matches 31 firms; 8 are shown, the answer says there are
+    more and offers the full list."""
+    chat = world.chat()
+    await register(chat, *pair_files)
+    await chat.say("/link")
+    reply = await chat.say("증권")
+    assert "'증권' 검색 결과가 많아서 8곳만 보여 드려요" in texts(reply)
+    assert len(buttons(reply)) == 9
+    assert buttons(reply)[-1] == "다른 방법으로 연결"
