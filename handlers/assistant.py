@@ -31,6 +31,7 @@ from handlers.flow import (
     Text,
     Unhandled,
 )
+from handlers.i18n import Texts
 from handlers.locks import KeyedLocks
 from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply, Unsupported
 from handlers.ratelimit import RateLimiter
@@ -112,6 +113,11 @@ class Assistant:
     async def _handle_once(self, inbound: Inbound) -> Handled:
         services = self.services
         now = services.clock()
+        if not inbound.private:  # a group: answered from the texts alone, nobody stored
+            async with services.database.read() as session:
+                known = await users.find(session, inbound.channel, inbound.user_key)
+            texts = services.catalog.texts(known.locale if known else None)
+            return Handled(_answer_in_group(texts, inbound))
         async with services.database.write() as session:
             found = await arrival.look_up(
                 session, services.vault, inbound.channel, inbound.user_key
@@ -126,9 +132,6 @@ class Assistant:
             )
             texts = services.catalog.texts(user.locale)
             ctx = Context(services, session, user, texts, now, menu=self.flows.menu)
-            if not inbound.private:
-                _answer_in_group(ctx, inbound)
-                return Handled(ctx.out)
             if inbound.page is not None:
                 if not await links.claim(session, inbound.page.link_id, ctx.user_id, now):
                     ctx.say("page.used")
@@ -356,13 +359,19 @@ def _ask_secret_again(out: list[Outbound]) -> None:
             return
 
 
-def _answer_in_group(ctx: Context, inbound: Inbound) -> None:
-    """In a group certmate reads no files or passwords: it points to a private chat."""
+def _answer_in_group(texts: Texts, inbound: Inbound) -> list[Outbound]:
+    """In a group certmate reads no files or passwords and keeps nothing of the members
+    who write (they are not its users): it points to a private chat."""
     if inbound.documents:
-        ctx.delete(inbound.message_ref)
-        ctx.say("group.file_removed")
-    elif inbound.command is not None:
-        ctx.say("group.private_only")
+        removed = (
+            []
+            if inbound.message_ref is None
+            else [Delete(inbound.message_ref, texts("delete.refused"))]
+        )
+        return [*removed, Reply(texts("group.file_removed"))]
+    if inbound.command is not None:
+        return [Reply(texts("group.private_only"))]
+    return []
 
 
 def _unknown_key(event: Event) -> str:

@@ -432,8 +432,20 @@ async def test_a_certificate_posted_in_a_group_is_deleted_and_not_read(
     assert "단체 대화방에 올린 인증서 파일을 지웠어요" in _said(out)
     assert "1:1 대화에서만" in _said(out)
     async with world.database.read() as session:
-        for model in (Certificate, CertificateSecret, ConversationState, ButtonToken):
+        for model in (Certificate, CertificateSecret, ConversationState, ButtonToken, User):
             assert await session.scalar(select(sa.func.count()).select_from(model)) == 0, model
+
+
+async def test_group_members_who_write_are_not_stored_as_users(world: World) -> None:
+    """Issue 14 item 11: a member's command or text in a group is answered (or ignored)
+    without making them a user: no row, so no reminder or notice is ever kept for them."""
+    for inbound in (
+        Inbound(Channel.TELEGRAM, "77", command="start", private=False),
+        Inbound(Channel.TELEGRAM, "78", message_ref="t", text="안녕하세요", private=False),
+    ):
+        await world.handle(inbound)
+    async with world.database.read() as session:
+        assert await session.scalar(select(sa.func.count()).select_from(User)) == 0
 
 
 async def test_a_group_never_reads_text_or_commands(
