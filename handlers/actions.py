@@ -65,6 +65,3 @@ class Actions:
             return None
         assert isinstance(value, Action)  # noqa: S101  (the adapter was built for one)
         return value
-
-    def __contains__(self, kind: type[Action]) -> bool:
-        return self._by_name.get(kind.name()) is not None

@@ -64,8 +64,14 @@ def test_flows_do_not_call_each_other() -> None:
                 "handlers.flows."
             ):
                 assert not [a.name for a in node.names if a.name.endswith("Flow")], path
-            if isinstance(node, ast.Attribute) and node.attr == "flow":
-                assert not isinstance(node.value, ast.Attribute), (path, ast.unparse(node))
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("start", "resume")
+            ):  # a flow starts or resumes only itself
+                target = node.func.value
+                assert isinstance(target, ast.Name), (path, ast.unparse(node))
+                assert target.id == "self", (path, ast.unparse(node))
 
 
 def test_a_stored_action_unpacks_to_its_type_and_a_stale_one_to_nothing() -> None:
