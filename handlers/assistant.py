@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Final
 
+from handlers.actions import Action
 from handlers.flow import (
     Command,
     Context,
@@ -31,7 +32,7 @@ from handlers.flow import (
     Text,
     Unhandled,
 )
-from handlers.i18n import Texts
+from handlers.i18n import Texts, typed_word
 from handlers.locks import KeyedLocks
 from handlers.messages import Choice, Delete, Inbound, Outbound, PageForm, Reply, Unsupported
 from handlers.ratelimit import RateLimiter
@@ -231,11 +232,23 @@ class Assistant:
         if inbound.documents:
             return Files(inbound.documents)
         if inbound.text is not None:
+            pressed = await self._typed_button(ctx, inbound.text)
+            if pressed is not None:  # what a button shown last says, typed
+                return Press(pressed)
             word = None if secret_next else self.flows.command_of_word(inbound.text)
             if word is not None:  # a flow's word typed alone ("등록", "help")
                 return Command(word)
             return Text(inbound.text, inbound.message_ref)
         return Other(inbound.unsupported.value if inbound.unsupported else "other")
+
+    async def _typed_button(self, ctx: Context, text: str) -> Action | None:
+        """The button among the latest shown whose label is `text` (typed instead of
+        pressed: KakaoTalk users do it all the time). Checked before anything else,
+        a password prompt included: a button's label is never taken as a password."""
+        stored = await buttons.typed(
+            ctx.session, ctx.user.channel, ctx.user.user_key, typed_word(text), ctx.now
+        )
+        return self.flows.actions.unpack(stored) if stored is not None else None
 
     async def _route(self, ctx: Context, state: State | None, event: Event) -> State | None:
         """The event to its flow; a flow's hand-over is routed again, as if no flow were

@@ -187,6 +187,7 @@ class Context:
             self.user.user_key,
             action.pack(),
             expires,
+            label=typed_word(text),
             per_user=self.services.settings.caps.buttons,
         )
         return Choice(text, token)

@@ -4,10 +4,15 @@ A token resolves only for the user it was issued to; a forged, foreign or
 expired token resolves to nothing, and the caller answers "not found". Each
 user keeps at most `per_user` tokens: writing new ones forgets the oldest, so
 no one fills the table by pressing and typing for days.
+
+A button's label is kept too, so that typing what a button says presses it (KakaoTalk
+users type a quick reply's label as often as they press it): only the buttons of the
+latest answer that showed any are matched.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +29,8 @@ from storage.sql import affected
 TOKEN_BYTES: Final = 16
 """128 bits, 22 characters in base64url: well inside Telegram's 64-byte callback data."""
 PER_USER: Final = 200
+LABEL_CHARS: Final = 128
+"""Longer labels are not kept: no one types them."""
 _PENDING: Final = "certmate_buttons_pending"
 _CAPS: Final = "certmate_buttons_caps"
 
@@ -43,9 +50,11 @@ async def issue(
     action: Action,
     expires_at: datetime,
     *,
+    label: str | None = None,
     per_user: int = PER_USER,
 ) -> str:
-    """A fresh token for `action`, valid for this user until `expires_at`. The row is
+    """A fresh token for `action`, valid for this user until `expires_at`; `label` is
+    what typing it must match (see `typed`). The row is
     written with the transaction's other buttons, in one statement, before it commits
     (a reply often carries eight); then the user's tokens beyond the newest `per_user`
     are deleted."""
@@ -63,6 +72,7 @@ async def issue(
             "action": action.name,
             "payload": action.payload,
             "expires_at": expires_at,
+            "label": label if label and len(label) <= LABEL_CHARS else None,
         }
     )
     return token
@@ -108,6 +118,35 @@ async def resolve(
         )
     )
     return Action(row.action, dict(row.payload)) if row is not None else None
+
+
+async def typed(
+    session: AsyncSession, channel: Channel, user_key: str, label: str, now: datetime
+) -> Action | None:
+    """The action of the button labelled `label` among the latest ones shown to this
+    user (the buttons issued last, which share their expiry), if exactly one action is
+    labelled so; None when none is, or when the label is ambiguous."""
+    if not label or len(label) > LABEL_CHARS:
+        return None
+    await write_pending(session)
+    mine = (
+        col(ButtonToken.channel) == channel,
+        col(ButtonToken.user_key) == user_key,
+        col(ButtonToken.expires_at) > now,
+    )
+    latest = select(sa.func.max(ButtonToken.expires_at)).where(*mine).scalar_subquery()
+    rows = (
+        await session.execute(
+            select(ButtonToken.action, ButtonToken.payload).where(
+                *mine, col(ButtonToken.expires_at) == latest, col(ButtonToken.label) == label
+            )
+        )
+    ).all()
+    actions = {(name, json.dumps(payload, sort_keys=True)) for name, payload in rows}
+    if len(actions) != 1:
+        return None
+    name, payload = rows[0]
+    return Action(name, dict(payload))
 
 
 async def prune(session: AsyncSession, now: datetime, limit: int = 5_000) -> int:

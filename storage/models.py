@@ -359,6 +359,9 @@ class ButtonToken(SQLModel, table=True):
     action: str = Field(max_length=48)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     expires_at: datetime = _utc(index=True)
+    label: str | None = Field(default=None, max_length=128)
+    """What the button says, in the form typed text is compared in (the caller's); none
+    when too long for anyone to type."""
 
 
 class KeyAttempt(SQLModel, table=True):

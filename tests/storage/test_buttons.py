@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col
@@ -61,3 +61,32 @@ async def test_the_cap_is_a_parameter(database: Database) -> None:
                 session, Channel.KAKAO, "k", ACTION, NOW + timedelta(days=1), per_user=3
             )
     assert await _count(database, "k") == 3
+
+
+async def test_a_typed_label_finds_only_the_latest_answers_button(database: Database) -> None:
+    """Typing what a button says finds it among the latest answer's buttons only: not an
+    older answer's, not another user's, not an expired one, and not when two different
+    buttons of the answer say the same."""
+    older = buttons.Action("old:press", {})
+    renew_a = buttons.Action("renew:start", {"certificate": 1})
+    renew_b = buttons.Action("renew:start", {"certificate": 2})
+    first, latest = NOW + timedelta(days=7), NOW + timedelta(days=7, minutes=1)
+    async with database.write() as session:
+        await buttons.issue(session, Channel.KAKAO, "u", older, first, label="예전")
+        await buttons.issue(session, Channel.KAKAO, "other", older, latest, label="남의것")
+    async with database.write() as session:
+        for action, label in ((ACTION, "메뉴"), (renew_a, "갱신"), (renew_b, "갱신")):
+            await buttons.issue(session, Channel.KAKAO, "u", action, latest, label=label)
+        await buttons.issue(session, Channel.KAKAO, "u", ACTION, latest, label="메뉴")
+
+    async def typed(label: str, now: datetime = NOW, user: str = "u") -> buttons.Action | None:
+        async with database.read() as session:
+            return await buttons.typed(session, Channel.KAKAO, user, label, now)
+
+    assert await typed("메뉴") == ACTION  # shown twice, the same action: no doubt
+    assert await typed("예전") is None  # an older answer's
+    assert await typed("남의것") is None  # another user's
+    assert await typed("남의것", user="other") == older
+    assert await typed("갱신") is None  # two certificates' buttons: ambiguous
+    assert await typed("없는말") is None
+    assert await typed("메뉴", now=latest) is None  # expired

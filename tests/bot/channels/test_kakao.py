@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import col
+from sqlmodel import col, select
 
 import npki
 from bot.app import notifiers
@@ -609,3 +609,17 @@ async def test_no_text_promises_what_kakaotalk_cannot_do(site: Site) -> None:
         for untrue in ("보내셔도", "바로 지워요", "파일로 보내 주세요", "파일을 보내시면"):
             assert untrue not in text, (untrue, text)
     assert all("보안 페이지" in text for text in said[:5]), said
+
+
+async def test_a_typed_button_label_answers_the_question_it_belongs_to(site: Site) -> None:
+    """Issue 14 item 2: after "시작" asks for the device, typing "아이폰" (a quick reply's
+    label, typed instead of pressed) answers it, as pressing does; it was "not what this
+    step expected" and the question was dropped."""
+    asked = await site.say(USER, "시작")
+    assert "아이폰" in labels(asked)
+    answer = texts(await site.say(USER, "아이폰"))
+    assert "아이폰으로 설정했어요" in answer, answer
+    assert "기대한 답이 아니에요" not in answer
+    async with site.world.database.read() as session:
+        (user,) = (await session.scalars(select(User))).all()
+    assert user.platform == "ios"

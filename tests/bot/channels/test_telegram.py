@@ -37,7 +37,7 @@ from bot.reminders.sweep import Sweeper
 from bot.web import Server, build_app
 from handlers.messages import Choice, Reply
 from storage import users
-from storage.models import Channel, Lease, ProcessedUpdate, User
+from storage.models import Certificate, Channel, KeyAttempt, Lease, ProcessedUpdate, User
 from tests import factory
 from tests.bot.raw_http import raw_post
 from tests.conftest import Holder
@@ -604,3 +604,23 @@ async def test_an_export_offers_the_secure_page_for_its_passwords(
     assert len(page) == 1, _texts(sent)
     (button,) = [b for row in page[0]["reply_markup"]["inline_keyboard"] for b in row]
     assert button["web_app"]["url"].startswith("https://certmate.example/u/")
+
+
+async def test_a_typed_button_label_at_the_password_prompt_presses_it(
+    api: FakeBotApi, polling: TelegramChannel, world: World, holder: Holder, seed_key: bytes
+) -> None:
+    """Issue 14 item 2: at the password prompt, typing what a button of it says
+    ("알림용으로만 등록") presses that button: the certificate is kept for reminders, and
+    the label is neither taken as a password (no wrong try counted) nor deleted as one."""
+    await _exchange(api, polling, api.document_update(USER, "signCert.der", holder.cert_der))
+    asked = await _exchange(api, polling, api.document_update(USER, "signPri.key", seed_key))
+    assert "알림용으로만 등록" in _buttons(asked), _texts(asked)
+    typed = api.text_update(USER, "알림용으로만 등록")
+    sent = await _exchange(api, polling, typed)
+    assert "알림용으로 등록했어요" in _texts(sent), _texts(sent)
+    assert "맞지 않" not in _texts(sent)
+    assert (USER, typed["message"]["message_id"]) not in api.deleted
+    async with world.database.read() as session:
+        assert (await session.scalars(select(KeyAttempt))).all() == []
+        (certificate,) = (await session.scalars(select(Certificate))).all()
+    assert not certificate.has_private_key
