@@ -111,3 +111,43 @@ async def test_two_certificates_with_different_passwords_in_one_zip(
     second = texts(await chat.say("other-pass-77"))
     assert "인증서를 등록했어요.\n김철수" in second
     assert "등록을 마쳤어요" in second
+
+
+async def test_a_key_of_someone_elses_certificate_is_never_said_to_be_registered(
+    world: World, tmp_path: Path, other_holder: Holder, seed_key: bytes
+) -> None:
+    """Issue 14 item 1: 김철수's certificate with 홍길동's key and that key's right
+    password stores nothing, so nothing says it finished; /certs then lists nothing."""
+    chat = world.chat()
+    cert, key = tmp_path / "signCert.der", tmp_path / "signPri.key"
+    cert.write_bytes(other_holder.cert_der)
+    key.write_bytes(seed_key)
+    await chat.upload(cert, key)
+    answer = texts(await chat.say(PASSWORD))
+    assert "맞지 않아요 (1/5)" in answer
+    for claim in ("등록했어요", "마쳤어요", "알려 드릴게요"):
+        assert claim not in answer, answer
+    assert "등록된 인증서가 없어요" in texts(await chat.say("/certs"))
+
+
+async def test_a_zip_whose_second_key_is_not_its_certificates_says_done_only_for_the_first(
+    world: World, tmp_path: Path, holder: Holder, other_holder: Holder, seed_key: bytes
+) -> None:
+    """Issue 14 item 1, a zip of two: 김철수's folder holds 홍길동's key. The password
+    registers 홍길동's certificate, which is said; 김철수's is asked for again by name,
+    and no line says registering is finished."""
+    files = {
+        "A/signCert.der": holder.cert_der, "A/signPri.key": seed_key,
+        "B/signCert.der": other_holder.cert_der, "B/signPri.key": seed_key,
+    }  # fmt: skip
+    bundle = tmp_path / "npki.zip"
+    bundle.write_bytes(factory.make_zip(files))
+    chat = world.chat()
+    await chat.upload(bundle)
+    answer = texts(await chat.say(PASSWORD))
+    assert "인증서를 등록했어요.\n홍길동" in answer
+    assert "김철수 인증서는 이 비밀번호로 열리지 않았어요" in answer
+    assert "마쳤어요" not in answer
+    listed = texts(await chat.say("/certs"))
+    assert "홍길동" in listed, listed
+    assert "김철수" not in listed, listed
