@@ -286,7 +286,7 @@ async def test_the_pfx_export_page_asks_the_new_password_twice(
     order, said = await asyncio.to_thread(open_and_mistype)
     assert order == ["password", "new-password", "new-password-again"]
     assert said == (
-        "새 비밀번호 두 개가 서로 달라요. 같은 비밀번호를 두 번 입력해 주세요."
+        "두 번 입력한 새 비밀번호가 서로 달라요. 같은 비밀번호를 두 번 입력해 주세요."
         " 아직 아무것도 보내지 않았어요."
     )
     assert await _still_open(site, url)

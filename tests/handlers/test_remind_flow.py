@@ -43,8 +43,8 @@ async def test_settings_show_the_defaults_and_every_choice(world: World) -> None
     for each preset, custom days, each quiet-hours choice and all off."""
     reply = await world.chat().say("/remind")
     said = texts(reply)
-    for part in ("알림: 켜짐", "만료 30·14·7·1일 전에 알려 드려요", "조용한 시간: 21:00~09:00",
-                 "등록된 인증서가 없어요"):  # fmt: skip
+    for part in ("알림: 켜짐", "만료 30·14·7·1일 전, 만료일, 만료 다음 날에 알려 드려요",
+                 "조용한 시간: 21:00~09:00", "등록된 인증서가 없어요"):  # fmt: skip
         assert part in said, part
     assert buttons(reply) == MENU
     user = await _user(world)
@@ -61,7 +61,7 @@ async def test_a_preset_is_stored(world: World, label: str, days: list[int]) -> 
     await chat.say("/remind")
     assert "저장했어요" in texts(await chat.press(label))
     assert (await _user(world)).reminder_thresholds == days
-    assert f"만료 {label} 전에" in texts(await chat.say("/remind"))
+    assert f"만료 {label} 전," in texts(await chat.say("/remind"))
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ async def test_custom_days_are_stored_largest_first(
     assert "저장했어요" in await _custom(world, chat, typed)
     assert (await _user(world)).reminder_thresholds == days
     label = "·".join(str(d) for d in days)
-    assert f"만료 {label}일 전에" in texts(await chat.say("/remind"))
+    assert f"만료 {label}일 전," in texts(await chat.say("/remind"))
 
 
 @pytest.mark.parametrize("typed", ["0 99", "abc", "0", "61", "30 30", "1 2 3 4 5 6 7", "-3", "7.5"])
