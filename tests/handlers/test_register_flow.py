@@ -7,7 +7,7 @@ from pathlib import Path
 from tests import factory
 from tests.conftest import Holder
 from tests.handlers.conftest import PASSWORD
-from tests.handlers.harness import World, buttons, texts
+from tests.handlers.harness import Chat, World, buttons, texts
 
 
 async def test_pair_then_password_registers_and_masks_the_password(
@@ -90,20 +90,30 @@ async def test_a_password_typed_after_the_flow_timed_out_is_still_deleted(
     assert "등록했어요" not in texts(reply)
 
 
+async def _upload_two_folders(
+    world: World, folder: Path, *, a: tuple[Holder, bytes], b: tuple[Holder, bytes]
+) -> Chat:
+    """A zip of an NPKI folder holding two certificates, in A/ and B/, each with the
+    key given beside it."""
+    files = {}
+    for name, (holder, key) in (("A", a), ("B", b)):
+        files[f"{name}/signCert.der"], files[f"{name}/signPri.key"] = holder.cert_der, key
+    bundle = folder / "npki.zip"
+    bundle.write_bytes(factory.make_zip(files))
+    chat = world.chat()
+    await chat.upload(bundle)
+    return chat
+
+
 async def test_two_certificates_with_different_passwords_in_one_zip(
     world: World, tmp_path: Path, holder: Holder, other_holder: Holder, seed_key: bytes
 ) -> None:
     """Issue 14 item 6: the first password registers the first certificate; the second is
     then asked for by name, and the first password is not counted against it."""
     other_key = factory.seed_cbc_sha1_key(other_holder.plain, b"other-pass-77")
-    files = {
-        "A/signCert.der": holder.cert_der, "A/signPri.key": seed_key,
-        "B/signCert.der": other_holder.cert_der, "B/signPri.key": other_key,
-    }  # fmt: skip
-    bundle = tmp_path / "npki.zip"
-    bundle.write_bytes(factory.make_zip(files))
-    chat = world.chat()
-    await chat.upload(bundle)
+    chat = await _upload_two_folders(
+        world, tmp_path, a=(holder, seed_key), b=(other_holder, other_key)
+    )
     first = texts(await chat.say(PASSWORD))
     assert "인증서를 등록했어요.\n홍길동" in first
     assert "김철수 인증서는 이 비밀번호로 열리지 않았어요" in first
@@ -136,14 +146,9 @@ async def test_a_zip_whose_second_key_is_not_its_certificates_says_done_only_for
     """Issue 14 item 1, a zip of two: 김철수's folder holds 홍길동's key. The password
     registers 홍길동's certificate, which is said; 김철수's is asked for again by name,
     and no line says registering is finished."""
-    files = {
-        "A/signCert.der": holder.cert_der, "A/signPri.key": seed_key,
-        "B/signCert.der": other_holder.cert_der, "B/signPri.key": seed_key,
-    }  # fmt: skip
-    bundle = tmp_path / "npki.zip"
-    bundle.write_bytes(factory.make_zip(files))
-    chat = world.chat()
-    await chat.upload(bundle)
+    chat = await _upload_two_folders(
+        world, tmp_path, a=(holder, seed_key), b=(other_holder, seed_key)
+    )
     answer = texts(await chat.say(PASSWORD))
     assert "인증서를 등록했어요.\n홍길동" in answer
     assert "김철수 인증서는 이 비밀번호로 열리지 않았어요" in answer
