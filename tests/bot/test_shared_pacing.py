@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot.channels.pacer import LocalPacer, Pacer
 from bot.channels.telegram import build_application
 from bot.config import TelegramSettings
@@ -53,9 +51,9 @@ async def _send_from_processes(api: FakeBotApi, pacers: list[Pacer]) -> list[flo
 async def test_three_processes_keep_telegrams_limits_together(
     postgres_databases: PostgresDatabases,
 ) -> None:
-    """150 messages from three processes at once: 0 answered 429, and the bot's rate is
-    within 5% of its configured rate (each process pacing alone sends at that rate, so
-    three used to send three times as fast and draw 429s)."""
+    """150 messages from three processes at once: 0 answered 429, and the bot's rate at
+    most 5% over its configured rate and at least 80% of it (each process pacing alone
+    sends at that rate, so three used to send three times as fast and draw 429s)."""
     url = await postgres_databases.create()
     databases = [
         Database.connect(url.render_as_string(hide_password=False)) for _ in range(PROCESSES)
@@ -72,7 +70,10 @@ async def test_three_processes_keep_telegrams_limits_together(
             assert refused == []
             assert len(accepted) == PROCESSES * PER_PROCESS
             rate = (len(accepted) - 1) / (accepted[-1] - accepted[0])
-            assert rate == pytest.approx(RATE, rel=0.05)
+            # Never faster than the limit (+5%); slower only by what a loaded 2-core
+            # machine delays a slot (21.4/s of 25 seen in a full run): a pacer that
+            # serialised the processes (each at a third) still fails.
+            assert RATE * 0.8 <= rate <= RATE * 1.05, rate
     finally:
         for database in databases:
             await database.close()
